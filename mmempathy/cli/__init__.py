@@ -1,0 +1,42 @@
+"""The ``mmempathy`` command: thin subcommands over the Python API.
+
+Each subcommand lives in its own module with a ``register(subparsers)`` function that adds its
+parser and sets ``func``. User errors (bad files, bad options) end in one readable line and exit
+status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mmempathy.errors import MMEmpathyError
+
+SUBCOMMANDS = ("predict", "train", "bench", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every subcommand registered."""
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="mmempathy", description="Multimodal emotion recognition.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"mmempathy.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mmempathy`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (MMEmpathyError, FileNotFoundError) as err:
+        print(f"mmempathy: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from mmempathy.cli import main
+
+sys.exit(main())

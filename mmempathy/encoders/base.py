@@ -1,0 +1,53 @@
+"""What every encoder shares: loading transformers checkpoints, freezing and checkpointing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from mmempathy.config import EncoderConfig
+from mmempathy.errors import CheckpointError
+
+
+def load_hf_model(config: EncoderConfig, source: str, *, pretrained: bool) -> nn.Module:
+    """A transformers ``AutoModel``: weights from ``source`` or random from ``config.arch``.
+
+    With ``pretrained=False`` nothing is downloaded when ``config.arch`` names a ``model_type``
+    (it does for presets and for every saved checkpoint, whose ``arch`` is filled in on build).
+    """
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        if pretrained:
+            return AutoModel.from_pretrained(source, **config.arch)
+        arch = dict(config.arch)
+        if "model_type" in arch:
+            hf_config = AutoConfig.for_model(arch.pop("model_type"), **arch)
+        else:
+            hf_config = AutoConfig.from_pretrained(source, **arch)
+        return AutoModel.from_config(hf_config)
+    except OSError as err:
+        where = "local directory" if Path(source).exists() else "hub name (no network, or not cached?)"
+        raise CheckpointError(
+            f"could not load encoder {source!r} as a {where}: {err}. Pass a local directory that holds "
+            "the checkpoint, or run once with network access so that it is cached."
+        ) from err
+
+
+def record_arch(config: EncoderConfig, hf_model: nn.Module) -> None:
+    """Store the full architecture in the config so that a saved model rebuilds offline."""
+    arch = hf_model.config.to_dict()
+    for key in ("_name_or_path", "transformers_version", "architectures", "torch_dtype", "dtype"):
+        arch.pop(key, None)
+    config.arch = arch
+
+
+def apply_freezing(encoder: nn.Module, layers: nn.ModuleList, config: EncoderConfig) -> None:
+    """Freeze the encoder if asked, leaving its top ``unfreeze_top`` layers trainable."""
+    if not config.freeze:
+        return
+    encoder.requires_grad_(False)
+    if config.unfreeze_top > 0:
+        for layer in list(layers)[-config.unfreeze_top :]:
+            layer.requires_grad_(True)

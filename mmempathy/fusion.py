@@ -1,0 +1,196 @@
+"""Cross-modal attention fusion with a learned modality gate.
+
+Each present modality's tokens are projected into a shared space and tagged with a modality
+embedding and sinusoidal positions. In every block, the tokens of each modality attend to the
+tokens of all *other* modalities (cross-attention), then pass a feed-forward layer. Every context
+starts with a learned null token, so a modality that has no partner (only one modality present, or
+the others masked out) attends to it and the softmax never sees an empty key set: any subset of
+modalities works without special cases.
+
+After the blocks, each modality is pooled (masked mean) and a learned gate scores it; the softmax of
+the scores over the *present* modalities gives the modality weights, which mix the pooled vectors
+into the fused vector. These gate weights are what ``EmotionResult.weights`` reports: how much each
+modality counted in the fused prediction (absent modalities get exactly zero).
+
+Letters: ``b`` batch, ``t`` tokens, ``s`` context tokens, ``m`` modalities, ``h`` heads, ``d`` features.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
+from torch import nn
+
+from mmempathy.config import FusionConfig
+from mmempathy.modality import Modality
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
+    """``[t, d]`` sine/cosine position codes (no length limit, nothing to learn)."""
+    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    codes = torch.zeros(length, dim, device=device)
+    codes[:, 0::2] = torch.sin(pos * freq)
+    codes[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return codes
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the valid tokens: ``[b, t, d], [b, t] -> [b, d]`` (zeros where none is valid)."""
+    m = mask.to(x.dtype)[..., None]
+    return (x * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+class FeedForward(nn.Module):
+    """Pre-norm MLP."""
+
+    def __init__(self, dim: int, *, mult: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(dim),
+            nn.Linear(dim, dim * mult),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(dim * mult, dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class CrossAttention(nn.Module):
+    """Queries from ``x``, keys and values from ``context`` behind a learned null token."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        context_dim: int | None = None,
+        heads: int = 4,
+        dim_head: int = 64,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        context_dim = context_dim or dim
+        inner = heads * dim_head
+        self.heads, self.dropout = heads, dropout
+        self.norm, self.context_norm = nn.LayerNorm(dim), nn.LayerNorm(context_dim)
+        self.to_q = nn.Linear(dim, inner, bias=False)
+        self.to_kv = nn.Linear(context_dim, inner * 2, bias=False)
+        self.null_kv = nn.Parameter(torch.randn(2, heads, 1, dim_head) * 0.02)
+        self.to_out = nn.Linear(inner, dim)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
+        q = rearrange(self.to_q(self.norm(x)), "b t (h d) -> b h t d", h=self.heads)
+        k, v = rearrange(
+            self.to_kv(self.context_norm(context)), "b s (kv h d) -> kv b h s d", kv=2, h=self.heads
+        )
+        null_k, null_v = (repeat(n, "h 1 d -> b h 1 d", b=x.shape[0]).to(q.dtype) for n in self.null_kv)
+        k, v = torch.cat((null_k, k), dim=2), torch.cat((null_v, v), dim=2)
+        keep = F.pad(context_mask, (1, 0), value=True)  # the null token is always visible
+        out = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=rearrange(keep, "b s -> b 1 1 s"),
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.to_out(rearrange(out, "b h t d -> b t (h d)"))
+
+
+class CrossModalBlock(nn.Module):
+    """One layer: per-modality cross-attention to the other modalities, then feed-forward."""
+
+    def __init__(self, modalities: list[Modality], config: FusionConfig) -> None:
+        super().__init__()
+        dim = config.dim
+        self.attn = nn.ModuleDict(
+            {
+                m.value: CrossAttention(
+                    dim, heads=config.heads, dim_head=config.dim_head, dropout=config.dropout
+                )
+                for m in modalities
+            }
+        )
+        self.ff = nn.ModuleDict(
+            {m.value: FeedForward(dim, mult=config.ff_mult, dropout=config.dropout) for m in modalities}
+        )
+
+    def forward(self, tokens: dict[Modality, torch.Tensor], masks: dict[Modality, torch.Tensor]) -> dict:
+        out = {}
+        for m, x in tokens.items():
+            others = [o for o in tokens if o != m]
+            if others:
+                context = torch.cat([tokens[o] for o in others], dim=1)
+                context_mask = torch.cat([masks[o] for o in others], dim=1)
+            else:
+                context, context_mask = x[:, :0], masks[m][:, :0]
+            x = x + self.attn[m.value](x, context, context_mask)
+            out[m] = x + self.ff[m.value](x)
+        return out
+
+
+class CrossModalFusion(nn.Module):
+    """Projects encoder tokens, runs the cross-modal blocks, and gates the pooled modalities.
+
+    Example:
+        >>> from mmempathy.config import FusionConfig
+        >>> fusion = CrossModalFusion({Modality.TEXT: 32, Modality.AUDIO: 16}, FusionConfig(dim=32, depth=1))
+        >>> tokens = {Modality.TEXT: (torch.randn(2, 5, 32), torch.ones(2, 5, dtype=torch.bool))}
+        >>> fused, unimodal, weights, present = fusion(tokens)
+        >>> fused.shape, weights.shape
+        (torch.Size([2, 32]), torch.Size([2, 2]))
+    """
+
+    def __init__(self, input_dims: dict[Modality, int], config: FusionConfig) -> None:
+        super().__init__()
+        self.modalities = [m for m in Modality if m in input_dims]
+        dim = config.dim
+        self.project = nn.ModuleDict({m.value: nn.Linear(d, dim) for m, d in input_dims.items()})
+        self.modality_embedding = nn.ParameterDict(
+            {m.value: nn.Parameter(torch.randn(dim) * 0.02) for m in self.modalities}
+        )
+        self.blocks = nn.ModuleList(CrossModalBlock(self.modalities, config) for _ in range(config.depth))
+        self.gate = nn.ModuleDict(
+            {m.value: nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1)) for m in self.modalities}
+        )
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(
+        self, encoded: dict[Modality, tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[torch.Tensor, dict[Modality, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Fuse the encoded modalities that are given (any non-empty subset).
+
+        Returns:
+            The fused vector ``[b, d]``; each modality's pooled vector *before* fusion ``{m: [b, d]}``
+            (what the per-modality heads read); modality weights ``[b, m]`` over all of the model's
+            modalities (zero where absent); and presence ``[b, m]``.
+        """
+        tokens, masks = {}, {}
+        for m, (x, mask) in encoded.items():
+            x = self.project[m.value](x) + self.modality_embedding[m.value]
+            tokens[m] = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
+            masks[m] = mask
+        unimodal = {m: masked_mean(tokens[m], masks[m]) for m in tokens}
+        for block in self.blocks:
+            tokens = block(tokens, masks)
+        batch = next(iter(tokens.values())).shape[0]
+        device = next(iter(tokens.values())).device
+        scores = torch.full((batch, len(self.modalities)), float("-inf"), device=device)
+        present = torch.zeros(batch, len(self.modalities), dtype=torch.bool, device=device)
+        pooled = torch.zeros(batch, len(self.modalities), self.norm.normalized_shape[0], device=device)
+        for i, m in enumerate(self.modalities):
+            if m not in tokens:
+                continue
+            present[:, i] = masks[m].any(-1)
+            pooled[:, i] = masked_mean(tokens[m], masks[m]).float()
+            scores[:, i] = (
+                self.gate[m.value](pooled[:, i]).squeeze(-1).masked_fill(~present[:, i], float("-inf"))
+            )
+        # an item with no modality at all is rejected before it gets here; guard the softmax anyway
+        weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
+        fused = self.norm(torch.einsum("b m, b m d -> b d", weights, pooled))
+        return fused, unimodal, weights, present

@@ -1,0 +1,378 @@
+"""EmotionFuser: encoders per modality -> cross-modal fusion -> fused and per-modality heads."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm.auto import tqdm
+
+from mmempathy import hub
+from mmempathy.config import ModelConfig
+from mmempathy.encoders import build_encoder
+from mmempathy.encoders.text import resolve_text_source
+from mmempathy.errors import CheckpointError, InputError
+from mmempathy.fusion import CrossModalFusion
+from mmempathy.modality import Modality
+from mmempathy.output import EmotionResult, FuserOutput
+from mmempathy.processing import Processor
+from mmempathy.sample import Sample
+
+Batch = dict[Modality, dict[str, torch.Tensor]]
+Encoded = dict[Modality, tuple[torch.Tensor, torch.Tensor]]
+
+
+def head(dim: int, outputs: int, dropout: float) -> nn.Sequential:
+    """The classifier used for the fused vector and for each modality's own vector."""
+    return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, outputs))
+
+
+def input_mask(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The validity mask of one modality's batch tensors (text calls it ``attention_mask``)."""
+    return inputs["attention_mask"].bool() if "attention_mask" in inputs else inputs["mask"]
+
+
+def compute_loss(
+    out: FuserOutput,
+    labels: torch.Tensor,
+    *,
+    task: str,
+    aux_weight: float,
+    label_smoothing: float = 0.0,
+    class_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Fused loss plus ``aux_weight`` times the mean of the per-modality losses.
+
+    Classification uses cross-entropy (optional label smoothing and class weights); regression uses
+    the L1 loss, the usual choice for sentiment intensity. A modality's loss counts only the items
+    that had that modality.
+    """
+
+    def one(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if task == "regression":
+            return F.l1_loss(logits.float(), target.float().view_as(logits))
+        return F.cross_entropy(logits.float(), target, weight=class_weight, label_smoothing=label_smoothing)
+
+    loss = one(out.logits, labels)
+    aux = [
+        one(logits[keep], labels[keep])
+        for i, (m, logits) in enumerate(out.modality_logits.items())
+        if (keep := out.present[:, i]).any()
+    ]
+    if aux and aux_weight > 0:
+        loss = loss + aux_weight * torch.stack(aux).mean()
+    return loss
+
+
+class EmotionFuser(nn.Module):
+    """Multimodal emotion recognition: any subset of text, speech and face crops in.
+
+    Example:
+        >>> from mmempathy import EmotionFuser
+        >>> fuser = EmotionFuser.from_pretrained("tiny")
+        >>> result = fuser.predict(text="I can't believe you did that!")
+        >>> round(sum(result.probs.values()), 4)
+        1.0
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig | dict[str, Any],
+        *,
+        pretrained_encoders: bool = False,
+        tokenizer: Any = None,
+    ) -> None:
+        super().__init__()
+        self.config = config = ModelConfig.from_dict(config)
+        self.encoders = nn.ModuleDict(
+            {
+                m.value: build_encoder(m, config.encoder(m), pretrained=pretrained_encoders)
+                for m in config.modalities
+            }
+        )
+        dims = {m: self.encoders[m.value].output_dim for m in config.modalities}
+        self.fusion = CrossModalFusion(dims, config.fusion)
+        n_out, p = len(config.labels), config.fusion.dropout
+        self.head = head(config.fusion.dim, n_out, p)
+        self.heads = nn.ModuleDict({m.value: head(config.fusion.dim, n_out, p) for m in config.modalities})
+        if tokenizer is None and config.text is not None and config.text.kind == "hf":
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(
+                config.text.tokenizer or resolve_text_source(config.text.name)
+            )
+        self.processor = Processor(config, tokenizer)
+        self._warned_untrained = False
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The label names, in the order of the logits."""
+        return self.config.labels
+
+    @property
+    def modalities(self) -> list[Modality]:
+        """The modalities this model reads."""
+        return self.config.modalities
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters are."""
+        return next(self.parameters()).device
+
+    def encode(self, batch: Batch) -> Encoded:
+        """Run each modality's encoder on the items that have it; others get zero tokens and a False mask."""
+        encoded = {}
+        for m, inputs in batch.items():
+            present = input_mask(inputs).any(-1)
+            if not present.any():
+                continue
+            tokens, mask = self.encoders[m.value](**{k: v[present] for k, v in inputs.items()})
+            if not present.all():
+                full = tokens.new_zeros(len(present), *tokens.shape[1:])
+                full_mask = mask.new_zeros(len(present), mask.shape[1])
+                full[present], full_mask[present] = tokens, mask
+                tokens, mask = full, full_mask
+            encoded[m] = (tokens, mask)
+        return encoded
+
+    def drop_modalities(self, encoded: Encoded) -> Encoded:
+        """Training-time modality dropout: hide each present modality of an item with probability p,
+        always keeping at least one."""
+        p = self.config.fusion.modality_dropout
+        if not self.training or p <= 0 or len(encoded) < 2:
+            return encoded
+        mods = list(encoded)
+        present = torch.stack([encoded[m][1].any(-1) for m in mods], dim=1)
+        keep = present & (torch.rand(present.shape, device=present.device) >= p)
+        lost = ~keep.any(-1)  # items left with nothing get back one of their modalities at random
+        if lost.any():
+            choice = torch.multinomial(present[lost].float(), 1).squeeze(-1)
+            keep[lost] = F.one_hot(choice, len(mods)).bool()
+        return {m: (encoded[m][0], encoded[m][1] & keep[:, i, None]) for i, m in enumerate(mods)}
+
+    def fuse(self, encoded: Encoded, labels: torch.Tensor | None = None) -> FuserOutput:
+        """Fusion and heads on encoder outputs (the part that runs on cached features)."""
+        encoded = self.drop_modalities(encoded)
+        fused, unimodal, weights, present = self.fusion(encoded)
+        logits = self.head(fused)
+        modality_logits = {m: self.heads[m.value](unimodal[m]) for m in self.modalities if m in unimodal}
+        probs = logits.float().softmax(-1) if self.config.task == "classification" else logits.float()
+        out = FuserOutput(
+            logits=logits,
+            probs=probs,
+            modality_logits=modality_logits,
+            weights=weights,
+            present=present[:, [i for i, m in enumerate(self.modalities) if m in unimodal]],
+        )
+        if labels is not None:
+            out.loss = compute_loss(
+                out, labels, task=self.config.task, aux_weight=self.config.aux_loss_weight
+            )
+        out.present = present
+        return out
+
+    def forward(self, batch: Batch, labels: torch.Tensor | None = None) -> FuserOutput:
+        """Encode and fuse a batch made by :meth:`Processor.collate`."""
+        return self.fuse(self.encode(batch), labels)
+
+    @torch.no_grad()
+    def predict(
+        self,
+        text: str | Sequence[str | None] | None = None,
+        audio: Any = None,
+        sample_rate: int | None = None,
+        faces: Any = None,
+        *,
+        batch_size: int = 16,
+    ) -> EmotionResult | list[EmotionResult]:
+        """Predict for one item, or for a batch when ``text`` or ``audio`` is a list.
+
+        Args:
+            text: An utterance, or a list of them (``None`` entries are missing text).
+            audio: A mono waveform (or ``[channels, samples]``), or a list of them.
+            sample_rate: Rate of ``audio`` in Hz; required with audio (resampled to 16 kHz as needed).
+            faces: Face crops of the item (``[H, W(, 3)]``, ``[F, H, W(, 3)]`` or a list of crops); in
+                batch mode, a list with one such entry (or ``None``) per item.
+            batch_size: Items per forward pass.
+
+        Returns:
+            One :class:`EmotionResult`, or a list of them in batch mode.
+        """
+        batched = isinstance(text, (list, tuple)) or isinstance(audio, (list, tuple))
+        if not batched:
+            return self.predict_samples(
+                [Sample(text=text, audio=audio, sample_rate=sample_rate, faces=faces)]
+            )[0]
+        columns = {"text": text, "audio": audio, "faces": faces}
+        lengths = {k: len(v) for k, v in columns.items() if v is not None}
+        if len(set(lengths.values())) > 1:
+            raise InputError(f"batch inputs have different lengths: {lengths}")
+        n = next(iter(lengths.values()))
+        cols = {k: v if v is not None else [None] * n for k, v in columns.items()}
+        samples = [
+            Sample(
+                text=cols["text"][i], audio=cols["audio"][i], faces=cols["faces"][i], sample_rate=sample_rate
+            )
+            for i in range(n)
+        ]
+        return self.predict_samples(samples, batch_size=batch_size)
+
+    @torch.no_grad()
+    def predict_samples(
+        self, samples: Sequence[Sample], *, batch_size: int = 16, progress: bool = False
+    ) -> list[EmotionResult]:
+        """Predict for many :class:`Sample` objects, in batches (bf16 autocast on CUDA)."""
+        self.warn_if_untrained()
+        was_training = self.training
+        self.eval()
+        results: list[EmotionResult] = []
+        device = self.device
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+        for start in tqdm(
+            range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"
+        ):
+            batch = self.processor.collate(samples[start : start + batch_size])
+            batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
+            with autocast:
+                out = self(batch)
+            results.extend(self.to_results(out))
+        self.train(was_training)
+        return results
+
+    def to_results(self, out: FuserOutput) -> list[EmotionResult]:
+        """Turn a batch's tensors into one :class:`EmotionResult` per item."""
+        labels, names = self.labels, [m.value for m in self.modalities]
+        probs = out.probs.float().cpu().numpy()
+        weights = out.weights.float().cpu().numpy()
+        present = out.present.cpu().numpy()
+        regression = self.config.task == "regression"
+        mod_probs = {
+            m.value: (l.float() if regression else l.float().softmax(-1)).cpu().numpy()
+            for m, l in out.modality_logits.items()
+        }
+        results = []
+        for i in range(len(probs)):
+            here = [n for j, n in enumerate(names) if present[i, j]]
+            results.append(
+                EmotionResult(
+                    probs=dict(zip(labels, probs[i].tolist())),
+                    modalities={n: dict(zip(labels, mod_probs[n][i].tolist())) for n in here},
+                    weights={n: float(weights[i, j]) for j, n in enumerate(names) if present[i, j]},
+                    present=here,
+                )
+            )
+        return results
+
+    def predict_video(
+        self,
+        path: str | Path,
+        subtitles: str | Path | None = None,
+        transcript: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """An emotion timeline of a video or audio file; see :func:`mmempathy.media.pipeline.predict_video`."""
+        from mmempathy.media.pipeline import predict_video
+
+        return predict_video(self, path, subtitles=subtitles, transcript=transcript, **kwargs)
+
+    def warn_if_untrained(self) -> None:
+        """Warn (once) that predictions of untrained weights mean nothing."""
+        if not self.config.trained and not self._warned_untrained:
+            self._warned_untrained = True
+            warnings.warn(
+                "this model's weights are untrained (no trained checkpoint was loaded): its "
+                "predictions are not meaningful",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and ``tokenizer/`` to ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"format": "mmempathy", "config": self.config.to_dict()}
+        (directory / hub.CONFIG_NAME).write_text(json.dumps(meta, indent=2))
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / hub.WEIGHTS_NAME), metadata={"format": "pt"})
+        if self.processor.tokenizer is not None:
+            self.processor.tokenizer.save_pretrained(str(directory / hub.TOKENIZER_DIR))
+        return directory
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, *, device: str | torch.device | None = None
+    ) -> EmotionFuser:
+        """Load a checkpoint directory, a preset (:func:`mmempathy.list_models`) or a hub repository.
+
+        A local directory is tried first, then a preset name, then the hub (``HF_HUB_OFFLINE`` is
+        honoured). Weights load from safetensors only. ``device`` defaults to CUDA when available.
+        """
+        path = Path(name_or_path)
+        if path.is_dir():
+            model = cls._from_directory(path)
+        elif str(name_or_path) in hub.list_models():
+            preset = hub.load_preset(str(name_or_path))
+            weights = hub.packaged_weights(preset)
+            if weights is not None:
+                model = cls._from_directory(weights)
+            else:
+                model = cls(preset["config"], pretrained_encoders=preset.get("pretrained_encoders", True))
+        else:
+            model = cls._from_directory(hub.download(str(name_or_path)))
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return model.to(device).eval()
+
+    @classmethod
+    def _from_directory(cls, path: Path) -> EmotionFuser:
+        hub.check_checkpoint_dir(path)
+        try:
+            meta = json.loads((path / hub.CONFIG_NAME).read_text())
+            config = ModelConfig.from_dict(meta["config"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"{path / hub.CONFIG_NAME} is not a valid mmempathy config: {err}") from err
+        tokenizer = None
+        if config.text is not None and config.text.kind == "hf":
+            tok_dir = path / hub.TOKENIZER_DIR
+            if not tok_dir.is_dir():
+                raise CheckpointError(f"checkpoint directory {str(path)!r} lacks {hub.TOKENIZER_DIR}/")
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+        model = cls(config, pretrained_encoders=False, tokenizer=tokenizer)
+        model.load_weights(path / hub.WEIGHTS_NAME)
+        return model
+
+    def load_weights(self, file: str | Path) -> None:
+        """Load a ``model.safetensors`` file, with errors that name mismatched or missing tensors."""
+        state = load_file(str(file))
+        own = self.state_dict()
+        wrong = [
+            f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+            for k, v in state.items()
+            if k in own and own[k].shape != v.shape
+        ]
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if wrong or missing or unexpected:
+            parts = [
+                f"shape mismatch ({len(wrong)}): {'; '.join(wrong[:5])}" if wrong else "",
+                f"missing ({len(missing)}): {', '.join(missing[:5])}" if missing else "",
+                f"unexpected ({len(unexpected)}): {', '.join(unexpected[:5])}" if unexpected else "",
+            ]
+            raise CheckpointError(
+                f"{file} does not match the model's config: " + " | ".join(p for p in parts if p)
+            )
+        self.load_state_dict(state)
+
+
+def probs_array(results: Sequence[EmotionResult], labels: Sequence[str]) -> np.ndarray:
+    """Stack the fused distributions of results into ``[n, c]`` in ``labels`` order."""
+    return np.array([[r.probs[label] for label in labels] for r in results], dtype=np.float32)

@@ -1,0 +1,215 @@
+"""Validation and collation: raw :class:`Sample` inputs -> the tensors each encoder reads.
+
+Every check raises :class:`~mmempathy.errors.InputError` naming the problem. What a model does not
+read (say, faces given to a text-only model) is ignored; an item with nothing the model reads is an
+error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from mmempathy.config import FaceEncoderConfig, ModelConfig, SpeechEncoderConfig
+from mmempathy.errors import InputError
+from mmempathy.modality import Modality
+from mmempathy.sample import Sample
+
+MIN_AUDIO_SECONDS = 0.1
+
+
+def prepare_audio(audio: Any, sample_rate: int | None, config: SpeechEncoderConfig) -> np.ndarray:
+    """A mono float32 waveform at ``config.sample_rate``, checked and resampled."""
+    if sample_rate is None:
+        raise InputError("audio was given without sample_rate: pass sample_rate=<Hz> (e.g. 16000)")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise InputError(f"sample_rate must be a positive integer number of Hz, not {sample_rate!r}")
+    wave = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+    if wave.dtype.kind == "i":
+        wave = wave / float(np.iinfo(wave.dtype).max + 1)
+    elif wave.dtype.kind != "f":
+        raise InputError(f"audio must be a float or integer PCM array, not dtype {wave.dtype}")
+    if wave.ndim == 2:  # channels first or last, whichever axis is short
+        wave = wave.mean(axis=0 if wave.shape[0] <= 8 and wave.shape[0] < wave.shape[1] else 1)
+    if wave.ndim != 1:
+        raise InputError(f"audio must be a 1-D waveform (or [channels, samples]), got shape {wave.shape}")
+    if not np.isfinite(wave).all():
+        raise InputError("audio contains NaN or infinite values")
+    wave = wave.astype(np.float32)
+    if sample_rate != config.sample_rate:
+        import librosa
+
+        wave = librosa.resample(
+            wave, orig_sr=int(sample_rate), target_sr=config.sample_rate, res_type="soxr_hq"
+        )
+    if len(wave) < MIN_AUDIO_SECONDS * config.sample_rate:
+        raise InputError(
+            f"audio is too short: {len(wave) / config.sample_rate:.3f} s (need {MIN_AUDIO_SECONDS} s)"
+        )
+    limit = int(config.max_seconds * config.sample_rate)
+    if len(wave) > limit:
+        warnings.warn(
+            f"audio longer than {config.max_seconds} s was cut; use predict_video for long media",
+            stacklevel=4,
+        )
+        wave = wave[:limit]
+    return wave
+
+
+def prepare_faces(faces: Any, config: FaceEncoderConfig) -> np.ndarray:
+    """``[F, C, H, W]`` float32 crops, resized, converted to the encoder's channels and normalised."""
+    frames = list(faces) if isinstance(faces, (list, tuple)) else None
+    if frames is None:
+        array = faces.detach().cpu().numpy() if isinstance(faces, torch.Tensor) else np.asarray(faces)
+        frames = (
+            list(array)
+            if array.ndim == 4 or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4))
+            else [array]
+        )
+    if not frames:
+        raise InputError("faces is empty: pass at least one face crop, or None")
+    if len(frames) > config.max_frames:
+        frames = [frames[i] for i in np.linspace(0, len(frames) - 1, config.max_frames).round().astype(int)]
+    return np.stack([prepare_face(np.asarray(f), config) for f in frames])
+
+
+def prepare_face(image: np.ndarray, config: FaceEncoderConfig) -> np.ndarray:
+    """One crop ``[H, W]`` or ``[H, W, 1|3|4]`` (uint8, or float in [0, 1]) -> ``[C, S, S]`` float32."""
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
+        raise InputError(f"a face crop must be [H, W] or [H, W, 3] (RGB), got shape {image.shape}")
+    if min(image.shape[:2]) < 8:
+        raise InputError(f"a face crop of {image.shape[0]}x{image.shape[1]} pixels is too small (need 8x8)")
+    if image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255.0
+    elif image.dtype.kind == "f":
+        if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+            raise InputError("float face crops must hold values in [0, 1]; pass uint8 for 0..255")
+        image = image.astype(np.float32)
+    else:
+        raise InputError(f"face crops must be uint8 (0..255) or float in [0, 1], not dtype {image.dtype}")
+    if image.ndim == 3:
+        image = image[..., :3]
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if config.channels == 1 else image
+    elif config.channels == 3:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    size = config.image_size
+    interp = cv2.INTER_AREA if min(image.shape[:2]) > size else cv2.INTER_LINEAR
+    image = cv2.resize(image, (size, size), interpolation=interp).reshape(size, size, config.channels)
+    image = (image - np.asarray(config.mean, np.float32)) / np.asarray(config.std, np.float32)
+    return image.transpose(2, 0, 1)
+
+
+def prepare_features(features: Any, input_dim: int, name: str) -> np.ndarray:
+    """``[T, D]`` float32 feature vectors of the configured size."""
+    feats = np.asarray(features, dtype=np.float32)
+    feats = feats[None] if feats.ndim == 1 else feats
+    if feats.ndim != 2 or feats.shape[-1] != input_dim or len(feats) == 0:
+        raise InputError(
+            f"{name} features must be [{input_dim}] or [T, {input_dim}], got shape {feats.shape}"
+        )
+    if not np.isfinite(feats).all():
+        raise InputError(f"{name} features contain NaN or infinite values")
+    return feats
+
+
+def pad_stack(items: list[np.ndarray | None]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack arrays of unequal first dimension: zeros and a False mask where padded or missing."""
+    ref = next(x for x in items if x is not None)
+    length = max(len(x) for x in items if x is not None)
+    out = np.zeros((len(items), length, *ref.shape[1:]), dtype=ref.dtype)
+    mask = np.zeros((len(items), length), dtype=bool)
+    for i, x in enumerate(items):
+        if x is not None:
+            out[i, : len(x)], mask[i, : len(x)] = x, True
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+
+class Processor:
+    """Turns :class:`Sample` objects into the batch dict :meth:`EmotionFuser.forward` reads.
+
+    Example:
+        >>> from mmempathy import EmotionFuser, Sample
+        >>> fuser = EmotionFuser.from_pretrained("tiny")
+        >>> batch = fuser.processor.collate([Sample(text="hello there")])
+        >>> sorted(batch[Modality.TEXT])
+        ['attention_mask', 'input_ids']
+    """
+
+    def __init__(self, config: ModelConfig, tokenizer: Any = None) -> None:
+        self.config = config
+        self.tokenizer = tokenizer
+        self.modalities = config.modalities
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate waveforms are resampled to."""
+        return self.config.audio.sample_rate if self.config.audio else 16000
+
+    @property
+    def face_size(self) -> int:
+        """Side of the square crop the face encoder reads."""
+        return self.config.face.image_size if self.config.face else 0
+
+    def prepare(self, sample: Sample) -> dict[Modality, Any]:
+        """Check one sample and convert what the model reads; raises :class:`InputError`."""
+        out: dict[Modality, Any] = {}
+        for m in self.modalities:
+            cfg = self.config.encoder(m)
+            if cfg.kind == "features":
+                if sample.features and m.value in sample.features:
+                    out[m] = prepare_features(sample.features[m.value], cfg.input_dim, m.value)
+            elif m is Modality.TEXT and sample.text is not None:
+                if not isinstance(sample.text, str):
+                    raise InputError(f"text must be a string, not {type(sample.text).__name__}")
+                if not sample.text.strip():
+                    raise InputError("text is empty: pass None to mark the text as missing")
+                out[m] = sample.text.strip()
+            elif m is Modality.AUDIO and sample.audio is not None:
+                out[m] = prepare_audio(sample.audio, sample.sample_rate, cfg)
+            elif m is Modality.FACE and sample.faces is not None:
+                out[m] = prepare_faces(sample.faces, cfg)
+        if not out:
+            reads = ", ".join(m.value for m in self.modalities)
+            raise InputError(f"no usable modality in this input: the model reads {reads}; pass at least one")
+        return out
+
+    def collate(self, samples: Sequence[Sample]) -> dict[Modality, dict[str, torch.Tensor]]:
+        """Prepare and pad a list of samples into one batch (see docs/architecture.md)."""
+        prepared = [self.prepare(s) for s in samples]
+        batch: dict[Modality, dict[str, torch.Tensor]] = {}
+        for m in self.modalities:
+            items = [p.get(m) for p in prepared]
+            if all(x is None for x in items):
+                continue
+            if self.config.encoder(m).kind == "features":
+                feats, mask = pad_stack(items)
+                batch[m] = {"features": feats, "mask": mask}
+            elif m is Modality.TEXT:
+                batch[m] = self.tokenize(items)
+            elif m is Modality.AUDIO:
+                wave, mask = pad_stack(items)
+                batch[m] = {"waveform": wave, "mask": mask}
+            else:
+                pixels, mask = pad_stack(items)
+                batch[m] = {"pixels": pixels, "mask": mask}
+        return batch
+
+    def tokenize(self, texts: list[str | None]) -> dict[str, torch.Tensor]:
+        """Token ids and attention mask; missing texts get an all-zero mask row."""
+        enc = self.tokenizer(
+            [t or "" for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.config.text.max_length,
+            return_tensors="pt",
+        )
+        missing = torch.tensor([t is None for t in texts])
+        enc["attention_mask"][missing] = 0
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}

@@ -1,0 +1,46 @@
+"""One labelled or unlabelled example, the unit that datasets yield and ``predict`` consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mmempathy.modality import Modality
+
+
+@dataclass
+class Sample:
+    """Raw inputs for one item; any modality may be ``None`` (missing).
+
+    Attributes:
+        text: An utterance or transcript.
+        audio: Mono waveform, float32 in [-1, 1], at ``sample_rate``.
+        sample_rate: Sampling rate of ``audio`` in Hz; required whenever ``audio`` is given.
+        faces: Face crops of one person, ``[F, H, W]`` or ``[F, H, W, 3]`` uint8 RGB (or a list of
+            ``[H, W]`` / ``[H, W, 3]`` arrays); several frames of one segment.
+        features: Pre-extracted features per modality name (``"audio"``, ``"face"``, ``"text"``),
+            each ``[D]`` or ``[T, D]``, for encoders of kind ``"features"``.
+        label: Class index (classification) or float target (regression), if known.
+        meta: Free-form provenance (file, speaker, split, times).
+
+    Example:
+        >>> s = Sample(text="I am thrilled!", label=3)
+        >>> s.present()
+        [<Modality.TEXT: 'text'>]
+    """
+
+    text: str | None = None
+    audio: np.ndarray | None = None
+    sample_rate: int | None = None
+    faces: np.ndarray | list[np.ndarray] | None = None
+    features: dict[str, np.ndarray] | None = None
+    label: int | float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def present(self) -> list[Modality]:
+        """The modalities this sample carries, raw or as features, in canonical order."""
+        feats = self.features or {}
+        raw = {Modality.TEXT: self.text, Modality.AUDIO: self.audio, Modality.FACE: self.faces}
+        return [m for m in Modality if raw[m] is not None or m.value in feats]
