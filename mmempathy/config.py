@@ -133,8 +133,5 @@ def coerce(cls: type[T], value: T | dict[str, Any]) -> T:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
     return cls(
-        **{
-            k: tuple(v) if isinstance(v, list) and k in ("mean", "std", "labels") else v
-            for k, v in value.items()
-        }
+        **{k: tuple(v) if isinstance(v, list) and k in ("mean", "std", "labels") else v for k, v in value.items()}
     )

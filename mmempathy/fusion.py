@@ -85,9 +85,7 @@ class CrossAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
         q = rearrange(self.to_q(self.norm(x)), "b t (h d) -> b h t d", h=self.heads)
-        k, v = rearrange(
-            self.to_kv(self.context_norm(context)), "b s (kv h d) -> kv b h s d", kv=2, h=self.heads
-        )
+        k, v = rearrange(self.to_kv(self.context_norm(context)), "b s (kv h d) -> kv b h s d", kv=2, h=self.heads)
         null_k, null_v = (repeat(n, "h 1 d -> b h 1 d", b=x.shape[0]).to(q.dtype) for n in self.null_kv)
         k, v = torch.cat((null_k, k), dim=2), torch.cat((null_v, v), dim=2)
         keep = F.pad(context_mask, (1, 0), value=True)  # the null token is always visible
@@ -109,9 +107,7 @@ class CrossModalBlock(nn.Module):
         dim = config.dim
         self.attn = nn.ModuleDict(
             {
-                m.value: CrossAttention(
-                    dim, heads=config.heads, dim_head=config.dim_head, dropout=config.dropout
-                )
+                m.value: CrossAttention(dim, heads=config.heads, dim_head=config.dim_head, dropout=config.dropout)
                 for m in modalities
             }
         )
@@ -187,9 +183,7 @@ class CrossModalFusion(nn.Module):
                 continue
             present[:, i] = masks[m].any(-1)
             pooled[:, i] = masked_mean(tokens[m], masks[m]).float()
-            scores[:, i] = (
-                self.gate[m.value](pooled[:, i]).squeeze(-1).masked_fill(~present[:, i], float("-inf"))
-            )
+            scores[:, i] = self.gate[m.value](pooled[:, i]).squeeze(-1).masked_fill(~present[:, i], float("-inf"))
         # an item with no modality at all is rejected before it gets here; guard the softmax anyway
         weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
         fused = self.norm(torch.einsum("b m, b m d -> b d", weights, pooled))

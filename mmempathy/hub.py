@@ -26,9 +26,7 @@ def list_models() -> list[str]:
         ['base', 'lite', 'tiny']
     """
     return sorted(
-        p.name.removesuffix(".json")
-        for p in resources.files("mmempathy.presets").iterdir()
-        if p.name.endswith(".json")
+        p.name.removesuffix(".json") for p in resources.files("mmempathy.presets").iterdir() if p.name.endswith(".json")
     )
 
 
@@ -50,9 +48,7 @@ def download(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(
-            snapshot_download(repo_id, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, f"{TOKENIZER_DIR}/*"])
-        )
+        return Path(snapshot_download(repo_id, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, f"{TOKENIZER_DIR}/*"]))
     except Exception as err:  # the hub client raises many types: connection, auth, not found, offline
         raise CheckpointError(
             f"{repo_id!r} is neither a local directory, nor a preset ({', '.join(list_models())}), nor a "

@@ -94,10 +94,7 @@ class EmotionFuser(nn.Module):
         super().__init__()
         self.config = config = ModelConfig.from_dict(config)
         self.encoders = nn.ModuleDict(
-            {
-                m.value: build_encoder(m, config.encoder(m), pretrained=pretrained_encoders)
-                for m in config.modalities
-            }
+            {m.value: build_encoder(m, config.encoder(m), pretrained=pretrained_encoders) for m in config.modalities}
         )
         dims = {m: self.encoders[m.value].output_dim for m in config.modalities}
         self.fusion = CrossModalFusion(dims, config.fusion)
@@ -107,9 +104,7 @@ class EmotionFuser(nn.Module):
         if tokenizer is None and config.text is not None and config.text.kind == "hf":
             from transformers import AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(
-                config.text.tokenizer or resolve_text_source(config.text.name)
-            )
+            tokenizer = AutoTokenizer.from_pretrained(config.text.tokenizer or resolve_text_source(config.text.name))
         self.processor = Processor(config, tokenizer)
         self._warned_untrained = False
 
@@ -174,9 +169,7 @@ class EmotionFuser(nn.Module):
             present=present[:, [i for i, m in enumerate(self.modalities) if m in unimodal]],
         )
         if labels is not None:
-            out.loss = compute_loss(
-                out, labels, task=self.config.task, aux_weight=self.config.aux_loss_weight
-            )
+            out.loss = compute_loss(out, labels, task=self.config.task, aux_weight=self.config.aux_loss_weight)
         out.present = present
         return out
 
@@ -209,9 +202,7 @@ class EmotionFuser(nn.Module):
         """
         batched = isinstance(text, (list, tuple)) or isinstance(audio, (list, tuple))
         if not batched:
-            return self.predict_samples(
-                [Sample(text=text, audio=audio, sample_rate=sample_rate, faces=faces)]
-            )[0]
+            return self.predict_samples([Sample(text=text, audio=audio, sample_rate=sample_rate, faces=faces)])[0]
         columns = {"text": text, "audio": audio, "faces": faces}
         lengths = {k: len(v) for k, v in columns.items() if v is not None}
         if len(set(lengths.values())) > 1:
@@ -219,9 +210,7 @@ class EmotionFuser(nn.Module):
         n = next(iter(lengths.values()))
         cols = {k: v if v is not None else [None] * n for k, v in columns.items()}
         samples = [
-            Sample(
-                text=cols["text"][i], audio=cols["audio"][i], faces=cols["faces"][i], sample_rate=sample_rate
-            )
+            Sample(text=cols["text"][i], audio=cols["audio"][i], faces=cols["faces"][i], sample_rate=sample_rate)
             for i in range(n)
         ]
         return self.predict_samples(samples, batch_size=batch_size)
@@ -237,9 +226,7 @@ class EmotionFuser(nn.Module):
         results: list[EmotionResult] = []
         device = self.device
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-        for start in tqdm(
-            range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"
-        ):
+        for start in tqdm(range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"):
             batch = self.processor.collate(samples[start : start + batch_size])
             batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
             with autocast:
@@ -256,8 +243,8 @@ class EmotionFuser(nn.Module):
         present = out.present.cpu().numpy()
         regression = self.config.task == "regression"
         mod_probs = {
-            m.value: (l.float() if regression else l.float().softmax(-1)).cpu().numpy()
-            for m, l in out.modality_logits.items()
+            m.value: (lg.float() if regression else lg.float().softmax(-1)).cpu().numpy()
+            for m, lg in out.modality_logits.items()
         }
         results = []
         for i in range(len(probs)):
@@ -308,9 +295,7 @@ class EmotionFuser(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(
-        cls, name_or_path: str | Path, *, device: str | torch.device | None = None
-    ) -> EmotionFuser:
+    def from_pretrained(cls, name_or_path: str | Path, *, device: str | torch.device | None = None) -> EmotionFuser:
         """Load a checkpoint directory, a preset (:func:`mmempathy.list_models`) or a hub repository.
 
         A local directory is tried first, then a preset name, then the hub (``HF_HUB_OFFLINE`` is
@@ -367,9 +352,7 @@ class EmotionFuser(nn.Module):
                 f"missing ({len(missing)}): {', '.join(missing[:5])}" if missing else "",
                 f"unexpected ({len(unexpected)}): {', '.join(unexpected[:5])}" if unexpected else "",
             ]
-            raise CheckpointError(
-                f"{file} does not match the model's config: " + " | ".join(p for p in parts if p)
-            )
+            raise CheckpointError(f"{file} does not match the model's config: " + " | ".join(p for p in parts if p))
         self.load_state_dict(state)
 
 

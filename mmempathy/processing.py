@@ -44,13 +44,9 @@ def prepare_audio(audio: Any, sample_rate: int | None, config: SpeechEncoderConf
     if sample_rate != config.sample_rate:
         import librosa
 
-        wave = librosa.resample(
-            wave, orig_sr=int(sample_rate), target_sr=config.sample_rate, res_type="soxr_hq"
-        )
+        wave = librosa.resample(wave, orig_sr=int(sample_rate), target_sr=config.sample_rate, res_type="soxr_hq")
     if len(wave) < MIN_AUDIO_SECONDS * config.sample_rate:
-        raise InputError(
-            f"audio is too short: {len(wave) / config.sample_rate:.3f} s (need {MIN_AUDIO_SECONDS} s)"
-        )
+        raise InputError(f"audio is too short: {len(wave) / config.sample_rate:.3f} s (need {MIN_AUDIO_SECONDS} s)")
     limit = int(config.max_seconds * config.sample_rate)
     if len(wave) > limit:
         warnings.warn(
@@ -66,11 +62,7 @@ def prepare_faces(faces: Any, config: FaceEncoderConfig) -> np.ndarray:
     frames = list(faces) if isinstance(faces, (list, tuple)) else None
     if frames is None:
         array = faces.detach().cpu().numpy() if isinstance(faces, torch.Tensor) else np.asarray(faces)
-        frames = (
-            list(array)
-            if array.ndim == 4 or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4))
-            else [array]
-        )
+        frames = list(array) if array.ndim == 4 or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)) else [array]
     if not frames:
         raise InputError("faces is empty: pass at least one face crop, or None")
     if len(frames) > config.max_frames:
@@ -111,9 +103,7 @@ def prepare_features(features: Any, input_dim: int, name: str) -> np.ndarray:
     feats = np.asarray(features, dtype=np.float32)
     feats = feats[None] if feats.ndim == 1 else feats
     if feats.ndim != 2 or feats.shape[-1] != input_dim or len(feats) == 0:
-        raise InputError(
-            f"{name} features must be [{input_dim}] or [T, {input_dim}], got shape {feats.shape}"
-        )
+        raise InputError(f"{name} features must be [{input_dim}] or [T, {input_dim}], got shape {feats.shape}")
     if not np.isfinite(feats).all():
         raise InputError(f"{name} features contain NaN or infinite values")
     return feats

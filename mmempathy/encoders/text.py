@@ -48,8 +48,6 @@ class TextEncoder(nn.Module):
         """The transformer layers, bottom to top."""
         return self.model.encoder.layer
 
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         states = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return states, attention_mask.bool()
