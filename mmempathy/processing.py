@@ -23,6 +23,16 @@ from mmempathy.sample import Sample
 MIN_AUDIO_SECONDS = 0.1
 
 
+def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling (anti-aliased) from ``orig_rate`` to ``target_rate``."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(orig_rate, target_rate)
+    return resample_poly(wave, target_rate // g, orig_rate // g).astype(np.float32)
+
+
 def prepare_audio(audio: Any, sample_rate: int | None, config: SpeechEncoderConfig) -> np.ndarray:
     """A mono float32 waveform at ``config.sample_rate``, checked and resampled."""
     if sample_rate is None:
@@ -42,9 +52,7 @@ def prepare_audio(audio: Any, sample_rate: int | None, config: SpeechEncoderConf
         raise InputError("audio contains NaN or infinite values")
     wave = wave.astype(np.float32)
     if sample_rate != config.sample_rate:
-        import librosa
-
-        wave = librosa.resample(wave, orig_sr=int(sample_rate), target_sr=config.sample_rate, res_type="soxr_hq")
+        wave = resample(wave, int(sample_rate), config.sample_rate)
     if len(wave) < MIN_AUDIO_SECONDS * config.sample_rate:
         raise InputError(f"audio is too short: {len(wave) / config.sample_rate:.3f} s (need {MIN_AUDIO_SECONDS} s)")
     limit = int(config.max_seconds * config.sample_rate)

@@ -19,8 +19,9 @@ def load_hf_model(config: EncoderConfig, source: str, *, pretrained: bool) -> nn
     from transformers import AutoConfig, AutoModel
 
     try:
-        if pretrained:
-            return AutoModel.from_pretrained(source, **config.arch)
+        if pretrained:  # the checkpoint's own config decides the architecture; model_type only helps from_config
+            overrides = {k: v for k, v in config.arch.items() if k != "model_type"}
+            return AutoModel.from_pretrained(source, **overrides)
         arch = dict(config.arch)
         if "model_type" in arch:
             hf_config = AutoConfig.for_model(arch.pop("model_type"), **arch)

@@ -10,7 +10,6 @@ Letters: ``b`` batch, ``n`` samples, ``f`` mel bands, ``t`` frames, ``d`` featur
 
 from __future__ import annotations
 
-import librosa
 import torch
 from einops import rearrange
 from torch import nn
@@ -57,14 +56,28 @@ class HFSpeechEncoder(nn.Module):
         return states, frames[None, :] < lengths[:, None]
 
 
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
+    """``[n_mels, n_fft // 2 + 1]`` triangular filters evenly spaced on the HTK mel scale, area-normalised."""
+
+    def to_mel(hz: torch.Tensor) -> torch.Tensor:
+        return 2595.0 * torch.log10(1.0 + hz / 700.0)
+
+    edges_mel = torch.linspace(0.0, float(to_mel(torch.tensor(sample_rate / 2.0))), n_mels + 2)
+    edges = 700.0 * (10.0 ** (edges_mel / 2595.0) - 1.0)
+    bins = torch.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins[None, :] - lower) / (centre - lower)
+    falling = (upper - bins[None, :]) / (upper - centre)
+    return torch.clamp(torch.minimum(rising, falling), min=0.0) * (2.0 / (upper - lower))
+
+
 class LogMel(nn.Module):
     """Log-mel spectrogram, 25 ms windows every 10 ms, normalised per item and band over valid frames."""
 
     def __init__(self, sample_rate: int, n_mels: int) -> None:
         super().__init__()
         self.n_fft, self.hop = sample_rate // 40, sample_rate // 100
-        fbank = librosa.filters.mel(sr=sample_rate, n_fft=self.n_fft, n_mels=n_mels)
-        self.register_buffer("fbank", torch.from_numpy(fbank).float(), persistent=False)
+        self.register_buffer("fbank", mel_filterbank(sample_rate, self.n_fft, n_mels), persistent=False)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
 
     def forward(self, waveform: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
