@@ -173,17 +173,18 @@ class CrossModalFusion(nn.Module):
         unimodal = {m: masked_mean(tokens[m], masks[m]) for m in tokens}
         for block in self.blocks:
             tokens = block(tokens, masks)
-        batch = next(iter(tokens.values())).shape[0]
-        device = next(iter(tokens.values())).device
-        scores = torch.full((batch, len(self.modalities)), float("-inf"), device=device)
-        present = torch.zeros(batch, len(self.modalities), dtype=torch.bool, device=device)
-        pooled = torch.zeros(batch, len(self.modalities), self.norm.normalized_shape[0], device=device)
-        for i, m in enumerate(self.modalities):
-            if m not in tokens:
-                continue
-            present[:, i] = masks[m].any(-1)
-            pooled[:, i] = masked_mean(tokens[m], masks[m]).float()
-            scores[:, i] = self.gate[m.value](pooled[:, i]).squeeze(-1).masked_fill(~present[:, i], float("-inf"))
+        some = next(iter(tokens.values()))
+        pooled, present, scores = [], [], []
+        for m in self.modalities:
+            if m in tokens:
+                vec, here = masked_mean(tokens[m], masks[m]).float(), masks[m].any(-1)
+                score = self.gate[m.value](vec).squeeze(-1).masked_fill(~here, float("-inf"))
+            else:
+                vec = some.new_zeros(some.shape[0], some.shape[-1], dtype=torch.float32)
+                here = torch.zeros(some.shape[0], dtype=torch.bool, device=some.device)
+                score = torch.full_like(here, float("-inf"), dtype=torch.float32)
+            pooled.append(vec), present.append(here), scores.append(score)
+        pooled, present, scores = torch.stack(pooled, 1), torch.stack(present, 1), torch.stack(scores, 1)
         # an item with no modality at all is rejected before it gets here; guard the softmax anyway
         weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
         fused = self.norm(torch.einsum("b m, b m d -> b d", weights, pooled))

@@ -44,6 +44,12 @@ def record_arch(config: EncoderConfig, hf_model: nn.Module) -> None:
     config.arch = arch
 
 
+def enable_checkpointing(hf_model: nn.Module) -> None:
+    """Turn on activation (gradient) checkpointing under the name this transformers release uses."""
+    enable = getattr(hf_model, "activation_checkpointing_enable", None) or hf_model.gradient_checkpointing_enable
+    enable()
+
+
 def apply_freezing(encoder: nn.Module, layers: nn.ModuleList, config: EncoderConfig) -> None:
     """Freeze the encoder if asked, leaving its top ``unfreeze_top`` layers trainable."""
     if not config.freeze:

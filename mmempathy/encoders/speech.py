@@ -15,7 +15,7 @@ from einops import rearrange
 from torch import nn
 
 from mmempathy.config import SpeechEncoderConfig
-from mmempathy.encoders.base import apply_freezing, load_hf_model, record_arch
+from mmempathy.encoders.base import apply_freezing, enable_checkpointing, load_hf_model, record_arch
 
 
 def normalize_waveform(waveform: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,7 @@ class HFSpeechEncoder(nn.Module):
         # attention mask; giving them one changes their outputs (transformers' own advice).
         self.pass_mask = getattr(self.model.config, "feat_extract_norm", "layer") == "layer"
         if config.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable()
+            enable_checkpointing(self.model)
         apply_freezing(self, self.layers, config)
 
     @property

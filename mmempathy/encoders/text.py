@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from mmempathy.config import TextEncoderConfig
-from mmempathy.encoders.base import apply_freezing, load_hf_model, record_arch
+from mmempathy.encoders.base import apply_freezing, enable_checkpointing, load_hf_model, record_arch
 
 MINILM_NAMES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 
@@ -40,7 +40,7 @@ class TextEncoder(nn.Module):
         record_arch(config, self.model)
         self.output_dim: int = self.model.config.hidden_size
         if config.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable()
+            enable_checkpointing(self.model)
         apply_freezing(self, self.layers, config)
 
     @property

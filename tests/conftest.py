@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny random models (no downloads) and synthetic inputs."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The random ``tiny`` preset on the CPU, in eval mode."""
+    from mmempathy import EmotionFuser
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = EmotionFuser.from_pretrained("tiny", device="cpu")
+    model._warned_untrained = True  # the untrained warning has its own test
+    return model
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def wave(rng) -> np.ndarray:
+    """One second of quiet noise at 16 kHz."""
+    return (rng.standard_normal(16000) * 0.1).astype(np.float32)
+
+
+@pytest.fixture
+def face_crops(rng) -> np.ndarray:
+    """Three RGB uint8 crops."""
+    return rng.integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)

@@ -1,0 +1,54 @@
+"""Presets, the offline MiniLM, and configs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mmempathy import ModelConfig, list_models
+from mmempathy.hub import load_preset
+
+
+def test_presets_are_listed_and_valid():
+    assert list_models() == ["base", "lite", "tiny"]
+    for name in list_models():
+        config = ModelConfig.from_dict(load_preset(name)["config"])
+        assert config.labels == ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+        assert len(config.modalities) == 3
+
+
+def test_config_round_trip_and_unknown_keys():
+    config = ModelConfig.from_dict(load_preset("lite")["config"])
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown FusionConfig field"):
+        ModelConfig.from_dict({"fusion": {"dimm": 3}})
+    with pytest.raises(ValueError, match="at least one encoder"):
+        ModelConfig(text=None, audio=None, face=None)
+
+
+def test_minilm_loads_offline_and_is_pretrained():
+    """The packaged MiniLM loads with HF_HUB_OFFLINE=1 and gives meaningful sentence embeddings."""
+    code = r"""
+import torch
+from mmempathy.config import TextEncoderConfig
+from mmempathy.encoders.text import TextEncoder, resolve_text_source
+from transformers import AutoTokenizer
+enc = TextEncoder(TextEncoderConfig(name="all-MiniLM-L6-v2"), pretrained=True).eval()
+tok = AutoTokenizer.from_pretrained(resolve_text_source("all-MiniLM-L6-v2"))
+batch = tok(["I am so happy today", "I feel joyful and glad", "The train leaves at noon"], padding=True,
+            return_tensors="pt")
+with torch.no_grad():
+    states, mask = enc(batch["input_ids"], batch["attention_mask"])
+emb = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+emb = torch.nn.functional.normalize(emb, dim=-1)
+print(enc.output_dim, float(emb[0] @ emb[1]), float(emb[0] @ emb[2]))
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    dim, similar, unrelated = out.stdout.split()[-3:]
+    assert int(dim) == 384
+    assert float(similar) > float(unrelated) + 0.2

@@ -1,0 +1,159 @@
+"""EmotionFuser end to end on the tiny preset: shapes, subsets, gradients, save/load."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mmempathy import CheckpointError, EmotionFuser, Modality, Sample
+from mmempathy.hub import load_preset
+
+
+def subsets():
+    mods = list(Modality)
+    return [c for r in (1, 2, 3) for c in itertools.combinations(mods, r)]
+
+
+def sample_with(mods, wave, face_crops) -> Sample:
+    return Sample(
+        text="I can't believe you did that!" if Modality.TEXT in mods else None,
+        audio=wave if Modality.AUDIO in mods else None,
+        sample_rate=16000,
+        faces=face_crops if Modality.FACE in mods else None,
+    )
+
+
+@pytest.mark.parametrize("mods", subsets(), ids=lambda c: "+".join(m.value for m in c))
+def test_every_subset_gives_a_distribution(tiny, wave, face_crops, mods):
+    result = tiny.predict_samples([sample_with(mods, wave, face_crops)])[0]
+    assert set(result.probs) == set(tiny.labels)
+    assert sum(result.probs.values()) == pytest.approx(1.0, abs=1e-5)
+    assert result.present == [m.value for m in mods]
+    assert set(result.modalities) == {m.value for m in mods}
+    for dist in result.modalities.values():
+        assert sum(dist.values()) == pytest.approx(1.0, abs=1e-5)
+    assert set(result.weights) == {m.value for m in mods}
+    assert sum(result.weights.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_forward_shapes_and_absent_weights(tiny, wave, face_crops):
+    samples = [sample_with(list(Modality), wave, face_crops), Sample(text="only words here")]
+    batch = tiny.processor.collate(samples)
+    out = tiny(batch)
+    assert out.logits.shape == (2, 7) and out.probs.shape == (2, 7)
+    assert out.weights.shape == (2, 3) and out.present.tolist() == [[True, True, True], [True, False, False]]
+    assert out.weights[1].tolist() == [1.0, 0.0, 0.0]
+    assert torch.isfinite(out.logits).all()
+    assert {m: t.shape for m, t in out.modality_logits.items()} == {m: (2, 7) for m in Modality}
+
+
+def test_batch_equals_single_items(tiny, wave, face_crops):
+    """Padding and missing modalities of other items must not change an item's prediction."""
+    samples = [
+        sample_with(list(Modality), wave, face_crops),
+        Sample(text="a much longer sentence than the other one, with many more tokens in it"),
+        Sample(audio=wave[:8000], sample_rate=16000, faces=face_crops[:1]),
+    ]
+    batched = tiny.predict_samples(samples, batch_size=3)
+    for sample, together in zip(samples, batched):
+        alone = tiny.predict_samples([sample])[0]
+        for label in tiny.labels:
+            assert together.probs[label] == pytest.approx(alone.probs[label], abs=1e-4)
+
+
+def test_predict_batch_api_matches_samples(tiny, wave):
+    results = tiny.predict(text=["so happy", None], audio=[None, wave], sample_rate=16000)
+    assert [r.present for r in results] == [["text"], ["audio"]]
+    assert results[0].probs == pytest.approx(tiny.predict(text="so happy").probs, abs=1e-5)
+
+
+def test_gradients_reach_every_part(wave, face_crops):
+    model = EmotionFuser(load_preset("tiny")["config"]).train()
+    batch = model.processor.collate([sample_with(list(Modality), wave, face_crops)] * 2)
+    out = model(batch, labels=torch.tensor([0, 3]))
+    out.loss.backward()
+    for part in (
+        "encoders.text",
+        "encoders.audio",
+        "encoders.face",
+        "fusion.blocks",
+        "fusion.gate",
+        "head.",
+        "heads.text",
+        "heads.audio",
+        "heads.face",
+    ):
+        grads = [p.grad for n, p in model.named_parameters() if n.startswith(part) and p.requires_grad]
+        assert grads and any(g is not None and g.abs().sum() > 0 for g in grads), part
+
+
+def test_save_load_identical(tiny, tmp_path, wave, face_crops):
+    tiny.save_pretrained(tmp_path / "ckpt")
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors", "tokenizer"]
+    loaded = EmotionFuser.from_pretrained(tmp_path / "ckpt", device="cpu")
+    loaded._warned_untrained = True
+    sample = sample_with(list(Modality), wave, face_crops)
+    a, b = tiny.predict_samples([sample])[0], loaded.predict_samples([sample])[0]
+    assert a.probs == b.probs and a.weights == b.weights and a.modalities == b.modalities
+
+
+def test_checkpoint_missing_files(tiny, tmp_path):
+    tiny.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="lacks model.safetensors"):
+        EmotionFuser.from_pretrained(tmp_path)
+
+
+def test_checkpoint_shape_mismatch(tiny, tmp_path):
+    tiny.save_pretrained(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["config"]["fusion"]["dim"] = 48
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        EmotionFuser.from_pretrained(tmp_path)
+
+
+def test_checkpoint_bad_config(tiny, tmp_path):
+    tiny.save_pretrained(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["config"]["fusion"]["depht"] = 3
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="depht"):
+        EmotionFuser.from_pretrained(tmp_path)
+
+
+def test_unknown_name_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(CheckpointError, match="neither a local directory, nor a preset"):
+        EmotionFuser.from_pretrained("nobody/no-such-model")
+
+
+def test_untrained_weights_warn():
+    model = EmotionFuser(load_preset("tiny")["config"])
+    with pytest.warns(UserWarning, match="untrained"):
+        model.predict(text="hello")
+
+
+def test_modality_dropout_keeps_one_modality(wave, face_crops):
+    config = load_preset("tiny")["config"]
+    config["fusion"]["modality_dropout"] = 0.9
+    model = EmotionFuser(config).train()
+    batch = model.processor.collate([sample_with(list(Modality), wave, face_crops)] * 16)
+    torch.manual_seed(0)
+    out = model(batch)
+    kept = (out.weights > 0).sum(-1)
+    assert kept.min() >= 1 and kept.float().mean() < 2.0  # most modalities were hidden, never all
+
+
+def test_regression_task_returns_values(wave):
+    config = load_preset("tiny")["config"]
+    config.update(task="regression", labels=["valence", "arousal"])
+    model = EmotionFuser(config).train()
+    batch = model.processor.collate([Sample(text="fine", audio=wave, sample_rate=16000)] * 2)
+    out = model(batch, labels=torch.tensor([[0.5, -0.2], [1.0, 0.0]]))
+    assert out.probs.shape == (2, 2) and out.loss.ndim == 0
+    np.testing.assert_allclose(out.probs.detach().numpy(), out.logits.detach().numpy())
