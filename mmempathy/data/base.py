@@ -15,7 +15,6 @@ import dataclasses
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +183,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> tuple
         >>> wave, sr = load_audio("03-01-05-01-01-01-01.wav")  # doctest: +SKIP
     """
     import soundfile as sf
-    from scipy.signal import resample_poly
+
+    from mmempathy.processing import resample
 
     try:
         wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -192,8 +192,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> tuple
         raise InputError(f"cannot read audio {path}: {err}") from err
     wave = wave.mean(axis=1)
     if sr != sample_rate:
-        g = gcd(sr, sample_rate)
-        wave = resample_poly(wave, sample_rate // g, sr // g).astype(np.float32)
+        wave = resample(wave, sr, sample_rate)
     return np.ascontiguousarray(wave, dtype=np.float32), sample_rate
 
 
@@ -207,15 +206,31 @@ def load_gray_image(path: str | os.PathLike) -> np.ndarray:
     return image
 
 
-def load_clip(path: str | os.PathLike) -> tuple[np.ndarray | None, int | None, np.ndarray | None]:
+def load_clip(
+    path: str | os.PathLike, *, fps: float = 2.0, face_size: int = 112, max_frames: int = 16
+) -> tuple[np.ndarray | None, int | None, np.ndarray | None]:
     """Decode an audio-visual clip into ``(audio, sample_rate, faces)`` for a ``Sample``.
 
-    The hook between the adapters and ``mmempathy.media`` (PyAV decoding, face crops), imported only
-    when a clip is actually decoded so that text-only use of a clip dataset never needs PyAV.
-    """
-    from mmempathy.media import load_clip as media_load_clip
+    The hook between the adapters and ``mmempathy.media``: audio is the whole track at 16 kHz mono;
+    faces are crops of the clip's main face (the most persistent track) from frames sampled at
+    ``fps``, evenly thinned to at most ``max_frames``, ``[F, S, S, 3]`` uint8 RGB. Either is ``None``
+    when the clip has no audio track or no face was found. PyAV is imported only here, so text-only
+    use of a clip dataset never needs it.
 
-    return media_load_clip(path)
+    Example:
+        >>> audio, sr, faces = load_clip("train_splits/dia0_utt0.mp4")  # doctest: +SKIP
+    """
+    from mmempathy.media.decode import iter_frames
+    from mmempathy.media.decode import load_audio as decode_audio
+    from mmempathy.media.faces import FaceExtractor
+
+    audio = decode_audio(path, SAMPLE_RATE)
+    extractor = FaceExtractor(face_size, max_faces=1)
+    crops = extractor.main_crops([extractor(f.image, f.time) for f in iter_frames(path, fps)])
+    if len(crops) > max_frames:
+        crops = [crops[i] for i in np.linspace(0, len(crops) - 1, max_frames).round().astype(int)]
+    faces = np.stack(crops) if crops else None
+    return audio, SAMPLE_RATE if audio is not None else None, faces
 
 
 def group_kfold(groups: Sequence, k: int) -> list[tuple[list, list]]:
