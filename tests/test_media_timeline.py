@@ -1,0 +1,104 @@
+"""Timeline: tables, JSON/CSV round trips, smoothing and plotting, on hand-built segments."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmempathy.media.timeline import Segment, Timeline
+
+LABELS = ("anger", "joy", "neutral")
+
+
+def seg(start, probs, present=("text", "audio"), text=None):
+    probs = dict(zip(LABELS, probs))
+    mods = {m: dict(zip(LABELS, np.roll(list(probs.values()), i))) for i, m in enumerate(present)}
+    weights = {m: 1 / len(present) for m in present}
+    return Segment(start, start + 3.0, probs, mods, weights, list(present), text)
+
+
+@pytest.fixture
+def timeline():
+    return Timeline(
+        [
+            seg(3.0, [0.1, 0.8, 0.1], ("text", "audio", "face"), "yay"),
+            seg(0.0, [0.7, 0.2, 0.1], text="grr"),
+            seg(6.0, [0.2, 0.2, 0.6], ("audio",)),
+        ],
+        labels=LABELS,
+        source="clip.mp4",
+        meta={"fps": 2.0},
+    )
+
+
+def test_segments_are_sorted_and_dominant(timeline):
+    assert [s.start for s in timeline] == [0.0, 3.0, 6.0]
+    assert [s.dominant for s in timeline] == ["anger", "joy", "neutral"]
+    assert (timeline.start, timeline.end) == (0.0, 9.0)
+
+
+def test_dataframe_columns_and_missing_modalities(timeline):
+    df = timeline.to_dataframe()
+    assert list(df.columns[:6]) == ["start", "end", "dominant", "p_anger", "p_joy", "p_neutral"]
+    for col in ["text_p_joy", "audio_p_joy", "face_p_joy", "w_text", "w_audio", "w_face", "present", "text"]:
+        assert col in df.columns
+    assert len(df) == 3
+    assert df["present"].tolist() == ["text+audio", "text+audio+face", "audio"]
+    assert np.isnan(df.loc[0, "face_p_joy"]) and df.loc[0, "w_face"] == 0.0
+    assert df[["p_anger", "p_joy", "p_neutral"]].sum(axis=1).tolist() == pytest.approx([1, 1, 1])
+
+
+def test_json_round_trip_file_and_text(timeline, tmp_path):
+    path = tmp_path / "t.json"
+    text = timeline.to_json(path)
+    assert json.loads(path.read_text())["labels"] == list(LABELS)
+    for again in (Timeline.from_json(path), Timeline.from_json(text)):
+        assert again == timeline
+
+
+def test_csv(timeline, tmp_path):
+    timeline.to_csv(tmp_path / "t.csv")
+    df = pd.read_csv(tmp_path / "t.csv")
+    assert df["dominant"].tolist() == ["anger", "joy", "neutral"]
+    assert df["p_joy"].tolist() == pytest.approx([0.2, 0.8, 0.2])
+
+
+def test_table_has_one_line_per_segment(timeline):
+    lines = timeline.to_table().splitlines()
+    assert len(lines) == 2 + 3
+    assert "joy" in lines[3] and "yay" in lines[3] and "text+audio+face" in lines[3]
+
+
+def test_smooth_averages_neighbours_and_keeps_the_rest(timeline):
+    smooth = timeline.smooth(3)
+    assert smooth is not timeline and timeline[1].probs["joy"] == 0.8  # the original is untouched
+    assert smooth[1].probs["joy"] == pytest.approx((0.2 + 0.8 + 0.2) / 3)
+    assert smooth[0].probs["anger"] == pytest.approx((0.7 + 0.1) / 2)  # edges average what exists
+    assert sum(smooth[2].probs.values()) == pytest.approx(1.0)
+    # The face is averaged only where it was present, so it keeps its own values.
+    assert smooth[1].modalities["face"] == pytest.approx(timeline[1].modalities["face"])
+    assert smooth[1].present == timeline[1].present and smooth.meta["smoothed"] == 3
+    assert [s.probs for s in timeline.smooth(1)] == [pytest.approx(s.probs) for s in timeline]
+    with pytest.raises(ValueError):
+        timeline.smooth(0)
+
+
+def test_plot_writes_a_png(timeline, tmp_path):
+    path = tmp_path / "t.png"
+    fig = timeline.plot(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "probability (fused)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(LABELS)[::-1]  # as stacked
+    assert fig.axes[1].get_xlabel() == "time (s)"
+
+
+def test_empty_timeline_still_serialises_and_plots(tmp_path):
+    empty = Timeline([], labels=LABELS)
+    assert empty.to_dataframe().empty
+    assert Timeline.from_json(empty.to_json()) == empty
+    empty.plot(tmp_path / "e.png")
+    assert (tmp_path / "e.png").stat().st_size > 0
