@@ -51,7 +51,7 @@ class VideoConfig:
     fps: float = 2.0  # video frames sampled per second (for faces)
     window: float = 3.0  # segment length in seconds, when there are no subtitles
     hop: float = 3.0  # step between segment starts, when there are no subtitles
-    min_segment: float = 0.5  # a last window shorter than this (seconds) is dropped
+    min_segment: float = 0.5  # a last window shorter than this (seconds), or inside the previous one, is dropped
     batch_size: int = 16  # segments per model call
     max_faces: int = 8  # face crops per segment at most, evenly spaced in time
     min_audio: float = 0.1  # shorter audio (seconds) counts as missing
@@ -205,6 +205,7 @@ class _Assembler:
         self.audio_clock = -math.inf if info.has_audio else math.inf
         self.last_frame = -math.inf
         self.emitted = 0
+        self.last_end = -math.inf
 
     @property
     def clock(self) -> float:
@@ -228,7 +229,10 @@ class _Assembler:
             end = min(end, self.info.duration)
         while self.pending is not None and self.pending.start < end:
             span = replace(self.pending, end=min(self.pending.end, end))
-            if span.end - span.start >= self.config.min_segment or (self.emitted == 0 and span.end > span.start):
+            long_enough = span.end - span.start >= self.config.min_segment
+            # A clipped overlapping window that lies inside the previous one adds nothing.
+            redundant = self.endless and span.end <= self.last_end
+            if (long_enough and not redundant) or (self.emitted == 0 and span.end > span.start):
                 yield self._emit(span)
             else:
                 self._advance()
@@ -256,6 +260,7 @@ class _Assembler:
             },
         )
         self.emitted += 1
+        self.last_end = span.end
         self._advance()
         return sample
 

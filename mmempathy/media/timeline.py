@@ -157,10 +157,10 @@ class Timeline:
 
     def to_table(self, *, digits: int = 2, max_text: int = 40) -> str:
         """A fixed-width table for terminals: time span, dominant label, fused probs, modalities."""
-        head = f"{'start':>7} {'end':>7}  {'dominant':<9} " + " ".join(f"{lab[:7]:>7}" for lab in self.labels)
+        head = f"{'start':>7} {'end':>7}  {'dominant':<9} " + " ".join(f"{lab[:8]:>8}" for lab in self.labels)
         lines = [head + f"  {'present':<16} text", "-" * (len(head) + 30)]
         for seg in self.segments:
-            probs = " ".join(f"{seg.probs.get(lab, 0.0):>7.{digits}f}" for lab in self.labels)
+            probs = " ".join(f"{seg.probs.get(lab, 0.0):>8.{digits}f}" for lab in self.labels)
             text = (seg.text or "")[:max_text]
             present = "+".join(seg.present) or "-"
             lines.append(f"{seg.start:7.2f} {seg.end:7.2f}  {seg.dominant:<9} {probs}  {present:<16} {text}")

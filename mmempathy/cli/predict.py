@@ -1,0 +1,76 @@
+"""``mmempathy predict VIDEO``: an emotion timeline of a video or audio file.
+
+Example:
+    mmempathy predict examples/demo/demo.mp4 --subtitles examples/demo/demo.srt --json out.json --plot out.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+from mmempathy.errors import InputError
+from mmempathy.media.pipeline import VideoConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` subcommand."""
+    defaults = {f.name: f.default for f in fields(VideoConfig)}
+    parser = subparsers.add_parser(
+        "predict",
+        help="emotion timeline of a video or audio file",
+        description="Cut a video (or audio) file into segments - subtitle cues, or fixed windows - and "
+        "predict the emotion of each from its speech, face and text. Prints a table; writes JSON, CSV "
+        "and a plot on request.",
+    )
+    parser.add_argument("video", type=Path, help="video or audio file (anything FFmpeg reads)")
+    text = parser.add_mutually_exclusive_group()
+    text.add_argument("--subtitles", type=Path, help=".srt or .vtt file: one segment per cue, with its text")
+    text.add_argument("--transcript", help="text of the whole file, spread over the windows")
+    parser.add_argument("--model", default="lite", help="preset name or checkpoint directory (default: lite)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--window", type=float, default=defaults["window"], help="window length in seconds")
+    parser.add_argument("--hop", type=float, default=defaults["hop"], help="step between windows in seconds")
+    parser.add_argument("--fps", type=float, default=defaults["fps"], help="video frames sampled per second")
+    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"], help="segments per model call")
+    parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
+    parser.add_argument("--json", type=Path, help="write the timeline (with the settings used) as JSON")
+    parser.add_argument("--csv", type=Path, help="write one row per segment as CSV")
+    parser.add_argument("--plot", type=Path, help="write a plot of the timeline (PNG, SVG, PDF)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``predict`` with parsed arguments; returns the exit status."""
+    from mmempathy.media.pipeline import predict_video
+    from mmempathy.model import EmotionFuser
+
+    # Check the files before loading a model, so that a typo fails at once.
+    if not args.video.is_file():
+        raise InputError(f"media file not found: {args.video}")
+    if args.subtitles is not None and not args.subtitles.is_file():
+        raise InputError(f"subtitle file not found: {args.subtitles}")
+    if args.smooth < 0:
+        raise InputError(f"--smooth must be 0 (off) or a number of segments, got {args.smooth}")
+    config = VideoConfig(
+        fps=args.fps,
+        window=args.window,
+        hop=args.hop,
+        batch_size=args.batch_size,
+        progress=False if args.quiet else None,
+    )
+    fuser = EmotionFuser.from_pretrained(args.model, device=args.device)
+    timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=args.transcript, config=config)
+    timeline.meta["model"] = str(args.model)
+    if args.smooth > 1:
+        timeline = timeline.smooth(args.smooth)
+    if not args.quiet:
+        print(timeline.to_table())
+    for path, write in ((args.json, timeline.to_json), (args.csv, timeline.to_csv), (args.plot, timeline.plot)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path)
+            print(f"wrote {path}")
+    return 0
