@@ -65,6 +65,7 @@ class FaceEncoderConfig(EncoderConfig):
 class FusionConfig:
     """Cross-modal attention fusion."""
 
+    mode: str = "attention"  # "attention" (cross-modal blocks + gate) or "concat" (baseline: concatenate + MLP)
     dim: int = 256  # width of the shared token space
     depth: int = 2  # cross-attention blocks
     heads: int = 4  # attention heads
@@ -85,6 +86,7 @@ class ModelConfig:
     face: FaceEncoderConfig | None = field(default_factory=FaceEncoderConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     aux_loss_weight: float = 0.5  # weight of the per-modality heads' losses beside the fused loss
+    lora: dict[str, Any] | None = None  # LoRA adapters on the encoders (mmempathy.train.lora); None: none
     trained: bool = False  # set once the weights have been trained; predict warns otherwise
 
     def __post_init__(self) -> None:

@@ -12,6 +12,10 @@ the scores over the *present* modalities gives the modality weights, which mix t
 into the fused vector. These gate weights are what ``EmotionResult.weights`` reports: how much each
 modality counted in the fused prediction (absent modalities get exactly zero).
 
+``FusionConfig(mode="concat")`` is the baseline that benchmarks compare against: no cross-attention
+and no gate; the pooled modality vectors (zeros where absent) are concatenated and mixed by an MLP.
+Its weights are uniform over the present modalities, since it has nothing that measures them.
+
 Letters: ``b`` batch, ``t`` tokens, ``s`` context tokens, ``m`` modalities, ``h`` heads, ``d`` features.
 """
 
@@ -149,7 +153,18 @@ class CrossModalFusion(nn.Module):
         self.modality_embedding = nn.ParameterDict(
             {m.value: nn.Parameter(torch.randn(dim) * 0.02) for m in self.modalities}
         )
-        self.blocks = nn.ModuleList(CrossModalBlock(self.modalities, config) for _ in range(config.depth))
+        if config.mode not in ("attention", "concat"):
+            raise ValueError(f"fusion mode must be 'attention' or 'concat', not {config.mode!r}")
+        self.concat = config.mode == "concat"
+        depth = 0 if self.concat else config.depth
+        self.blocks = nn.ModuleList(CrossModalBlock(self.modalities, config) for _ in range(depth))
+        self.mix = (
+            nn.Sequential(
+                nn.Linear(dim * len(self.modalities), dim), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(dim, dim)
+            )
+            if self.concat
+            else None
+        )
         self.gate = nn.ModuleDict(
             {m.value: nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1)) for m in self.modalities}
         )
@@ -185,6 +200,9 @@ class CrossModalFusion(nn.Module):
                 score = torch.full_like(here, float("-inf"), dtype=torch.float32)
             pooled.append(vec), present.append(here), scores.append(score)
         pooled, present, scores = torch.stack(pooled, 1), torch.stack(present, 1), torch.stack(scores, 1)
+        if self.concat:
+            weights = present.float() / present.sum(-1, keepdim=True).clamp(min=1)
+            return self.norm(self.mix(rearrange(pooled, "b m d -> b (m d)"))), unimodal, weights, present
         # an item with no modality at all is rejected before it gets here; guard the softmax anyway
         weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
         fused = self.norm(torch.einsum("b m, b m d -> b d", weights, pooled))

@@ -65,3 +65,13 @@ def test_fusion_mixes_modalities():
     enc[Modality.TEXT] = (torch.randn_like(enc[Modality.TEXT][0]), enc[Modality.TEXT][1])
     b = f(enc)[0]
     assert not torch.allclose(a, b)
+
+
+def test_concat_baseline():
+    torch.manual_seed(0)
+    f = CrossModalFusion(DIMS, FusionConfig(mode="concat", dim=16, dropout=0.0)).eval()
+    enc = encoded()
+    enc[Modality.FACE][1][1] = False
+    fused, _, weights, present = f(enc)
+    assert fused.shape == (2, 16) and len(f.blocks) == 0
+    torch.testing.assert_close(weights[1], torch.tensor([0.5, 0.5, 0.0]))
