@@ -191,3 +191,19 @@ def test_buffers_stay_bounded(media, monkeypatch):
     most_audio = max(a for _, a in sizes)
     assert most_frames <= 1.0 * FPS + 2
     assert most_audio <= 16000 * 1.5
+
+
+def test_demo_clip_matches_its_ground_truth(fuser):
+    """The committed demo clip: one segment per cue, face found in every one, cues inside the truth."""
+    import csv
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "examples" / "demo"
+    with open(demo / "truth.csv", newline="") as f:
+        truth = list(csv.DictReader(f))
+    timeline = predict_video(fuser, demo / "demo.mp4", subtitles=demo / "demo.srt")
+    assert len(timeline) == len(truth) == 6
+    for seg, row in zip(timeline, truth):
+        assert float(row["start"]) <= seg.start < seg.end <= float(row["end"])
+        assert seg.text == row["text"]
+        assert seg.present == ["text", "audio", "face"]
