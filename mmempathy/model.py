@@ -101,6 +101,10 @@ class EmotionFuser(nn.Module):
         n_out, p = len(config.labels), config.fusion.dropout
         self.head = head(config.fusion.dim, n_out, p)
         self.heads = nn.ModuleDict({m.value: head(config.fusion.dim, n_out, p) for m in config.modalities})
+        if config.lora:  # adapters are part of the architecture: saved weights hold them
+            from mmempathy.train.lora import apply_lora
+
+            apply_lora(self, config.lora)
         if tokenizer is None and config.text is not None and config.text.kind == "hf":
             from transformers import AutoTokenizer
 
