@@ -96,24 +96,26 @@ def loss_of(
 
 
 def classification_metrics(preds: torch.Tensor, targets: torch.Tensor, num_classes: int) -> dict[str, float]:
-    """Accuracy and weighted/macro F1 from a confusion matrix (classes absent from ``targets`` skipped in macro)."""
-    cm = torch.bincount(targets * num_classes + preds, minlength=num_classes**2).reshape(num_classes, num_classes)
-    tp, support, predicted = cm.diag().double(), cm.sum(1).double(), cm.sum(0).double()
-    f1 = torch.where(support + predicted > 0, 2 * tp / (support + predicted).clamp(min=1), torch.zeros_like(tp))
-    seen = support > 0
+    """Accuracy, weighted F1 and macro F1 (torchmetrics)."""
+    from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
+
+    kw = {"num_classes": num_classes, "validate_args": False}
     return {
-        "accuracy": float(tp.sum() / support.sum().clamp(min=1)),
-        "f1_weighted": float((f1 * support).sum() / support.sum().clamp(min=1)),
-        "f1_macro": float(f1[seen].mean()) if seen.any() else 0.0,
+        "accuracy": float(multiclass_accuracy(preds, targets, average="micro", **kw)),
+        "f1_weighted": float(multiclass_f1_score(preds, targets, average="weighted", **kw)),
+        "f1_macro": float(multiclass_f1_score(preds, targets, average="macro", **kw)),
     }
 
 
 def regression_metrics(preds: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-    """Mean absolute error and Pearson correlation (averaged over targets)."""
-    preds, targets = preds.double().reshape(len(preds), -1), targets.double().reshape(len(targets), -1)
-    pc, tc = preds - preds.mean(0), targets - targets.mean(0)
-    corr = (pc * tc).sum(0) / (pc.norm(dim=0) * tc.norm(dim=0)).clamp(min=1e-12)
-    return {"mae": float((preds - targets).abs().mean()), "corr": float(corr.mean())}
+    """Mean absolute error and Pearson correlation (averaged over targets; torchmetrics)."""
+    from torchmetrics.functional import mean_absolute_error, pearson_corrcoef
+
+    preds, targets = preds.float().reshape(len(preds), -1), targets.float().reshape(len(targets), -1)
+    if preds.shape[1] == 1:
+        preds, targets = preds[:, 0], targets[:, 0]
+    corr = pearson_corrcoef(preds, targets) if len(preds) > 1 else torch.zeros(1)
+    return {"mae": float(mean_absolute_error(preds, targets)), "corr": float(torch.nan_to_num(corr).mean())}
 
 
 def lr_factor(step: int, *, total: int, warmup: int, schedule: str, floor: float) -> float:

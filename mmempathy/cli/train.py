@@ -1,0 +1,186 @@
+"""``mmempathy train --config run.yaml``: a training run described by one file.
+
+The file has four parts::
+
+    model: tiny                      # a preset, a checkpoint directory, {preset: lite, <overrides>},
+                                     # or a full ModelConfig dict (add pretrained_encoders: true to load them)
+    data:                            # one of:
+      name: mosi                     #   a registered dataset: mmempathy.data.get_dataset(name, data_dir, split, **options)
+      data_dir: ../shared/data/mosi
+      train_split: train
+      val_split: dev
+      options: {}
+      # train_csv: clips.csv         #   clips with labels (path,label[,text]); val_csv: ...
+      # train_features: train.npz    #   pre-extracted features (arrays text/audio/face + label); val_features: ...
+    train: {epochs: 10, lr_fusion: 1e-3}   # TrainConfig fields
+    output_dir: runs/mosi            # overrides train.output_dir
+
+The resolved run (full model config, data section, every TrainConfig field) is written to
+``<output_dir>/run.yaml`` beside the checkpoints. ``--set train.epochs=3`` overrides any entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+from typing import Any
+
+from mmempathy.errors import InputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    p = subparsers.add_parser("train", help="train a model from a YAML/JSON run file", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--config", required=True, help="the run file (.yaml, .yml or .json)")
+    p.add_argument("--output-dir", help="where checkpoints and logs go (overrides the file)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.epochs=3")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if <output_dir>/last exists")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the run file, build model and data, train, and print where the best checkpoint is."""
+    from mmempathy.train.config import load_mapping
+
+    path = Path(args.config)
+    if not path.is_file():
+        raise InputError(f"run file not found: {path}")
+    spec = load_mapping(path)
+    for item in args.set:
+        apply_override(spec, item)
+    if args.output_dir:
+        spec["output_dir"] = args.output_dir
+    if args.no_resume:
+        spec.setdefault("train", {})["resume"] = False
+    result = train_from_spec(spec, base_dir=path.parent)
+    print(f"best checkpoint: {result.best_dir}")
+    return 0
+
+
+def apply_override(spec: dict[str, Any], item: str) -> None:
+    """``a.b=value`` (the value parsed as YAML) into the nested dict ``spec``."""
+    import yaml
+
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise InputError(f"--set needs KEY=VALUE, got {item!r}")
+    node = spec
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = yaml.safe_load(value)
+
+
+def train_from_spec(spec: dict[str, Any], *, base_dir: Path = Path(".")) -> Any:
+    """Everything ``mmempathy train`` does, from the run dict; returns the :class:`TrainResult`."""
+    from mmempathy.train import Trainer, TrainConfig
+
+    unknown = sorted(set(spec) - {"model", "data", "train", "output_dir"})
+    if unknown:
+        raise InputError(f"unknown run file section(s): {unknown}; expected model, data, train, output_dir")
+    train_cfg = dict(spec.get("train") or {})
+    if spec.get("output_dir"):
+        train_cfg["output_dir"] = spec["output_dir"]
+    config = TrainConfig.from_dict(train_cfg)
+    data = spec.get("data") or {}
+    train_data, val_data, info = load_data(data, base_dir)
+    fuser = build_model(spec.get("model", "tiny"), info, base_dir)
+    trainer = Trainer(fuser, config, train_data, val_data)
+    if trainer.rank == 0:
+        write_resolved(spec, fuser, config)
+    return trainer.fit()
+
+
+def build_model(model: Any, info: dict[str, Any], base_dir: Path) -> Any:
+    """A model from a preset name, a checkpoint directory, a preset with overrides, or a config dict.
+
+    A model built from a config (not a checkpoint) takes the dataset's labels and task when the
+    config does not name its own.
+    """
+    from mmempathy import EmotionFuser, hub
+
+    if isinstance(model, str):
+        local = base_dir / model
+        if local.is_dir() or Path(model).is_dir():
+            return EmotionFuser.from_pretrained(local if local.is_dir() else model, device="cpu")
+        if model not in hub.list_models():
+            raise InputError(f"model {model!r} is neither a directory nor a preset ({', '.join(hub.list_models())})")
+        model = {"preset": model}
+    model = copy.deepcopy(model)
+    pretrained = model.pop("pretrained_encoders", None)
+    if "preset" in model:
+        preset = hub.load_preset(model.pop("preset"))
+        config = deep_merge(preset["config"], model)
+        pretrained = preset.get("pretrained_encoders", True) if pretrained is None else pretrained
+    else:
+        config = model
+    for key in ("labels", "task"):
+        if key not in config and info.get(key) is not None:
+            config[key] = list(info[key]) if key == "labels" else info[key]
+    return EmotionFuser(config, pretrained_encoders=bool(pretrained))
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` laid on top, dicts merged key by key."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_data(data: dict[str, Any], base_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """Train and validation datasets from the ``data`` section, plus their ``labels``/``task`` if known."""
+    from mmempathy.train.data import ClipDataset, FeatureDataset
+
+    def resolve(p: str) -> Path:
+        return Path(p) if Path(p).is_absolute() else base_dir / p
+
+    if "name" in data:
+        from mmempathy.data import get_dataset
+
+        options = data.get("options") or {}
+        root = data.get("data_dir")
+        train = get_dataset(data["name"], root, data.get("train_split", "train"), **options)
+        val = get_dataset(data["name"], root, data["val_split"], **options) if data.get("val_split") else None
+        return train, val, {"labels": getattr(train, "labels", None), "task": getattr(train, "task", None)}
+    if "train_csv" in data:
+        labels = data.get("labels")
+        if not labels:
+            raise InputError("data.train_csv needs data.labels: the class names in the model's order")
+        kw = {k: data[k] for k in ("task", "face_size", "fps", "max_faces") if k in data}
+        train = ClipDataset.from_csv(resolve(data["train_csv"]), labels=labels, **kw)
+        val = ClipDataset.from_csv(resolve(data["val_csv"]), labels=labels, **kw) if data.get("val_csv") else None
+        return train, val, {"labels": labels, "task": kw.get("task")}
+    if "train_features" in data:
+        train = FeatureDataset.from_npz(resolve(data["train_features"]))
+        val = FeatureDataset.from_npz(resolve(data["val_features"])) if data.get("val_features") else None
+        return train, val, {"labels": data.get("labels"), "task": data.get("task")}
+    raise InputError("the data section needs name (a registered dataset), train_csv or train_features")
+
+
+def write_resolved(spec: dict[str, Any], fuser: Any, config: Any) -> Path:
+    """``<output_dir>/run.yaml``: the run as resolved (full model config and every train field)."""
+    import yaml
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = {
+        "model": fuser.config.to_dict(),
+        "data": spec.get("data") or {},
+        "train": config.to_dict(),
+        "output_dir": config.output_dir,
+    }
+    path = out / "run.yaml"
+    path.write_text(yaml.safe_dump(to_plain(resolved), sort_keys=False))
+    return path
+
+
+def to_plain(value: Any) -> Any:
+    """Tuples to lists, recursively (YAML's safe dumper knows no tuples)."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
