@@ -32,7 +32,8 @@ def test_tiny_model_overfits_a_tiny_batch(tmp_path):
     assert result.losses[0] > 1.0 and result.losses[-1] < 0.05, result.losses
     assert result.history[-1]["val_accuracy"] == 1.0
     for m in fuser.modalities:  # every encoder was trained end to end
-        changed = any(not torch.equal(before[n], p) for n, p in fuser.named_parameters() if n.startswith(f"encoders.{m.value}."))
+        prefix = f"encoders.{m.value}."
+        changed = any(not torch.equal(before[n], p) for n, p in fuser.named_parameters() if n.startswith(prefix))
         assert changed, m
     reloaded = EmotionFuser.from_pretrained(result.best_dir, device="cpu")
     assert reloaded.config.trained

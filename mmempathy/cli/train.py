@@ -5,7 +5,7 @@ The file has four parts::
     model: tiny                      # a preset, a checkpoint directory, {preset: lite, <overrides>},
                                      # or a full ModelConfig dict (add pretrained_encoders: true to load them)
     data:                            # one of:
-      name: mosi                     #   a registered dataset: mmempathy.data.get_dataset(name, data_dir, split, **options)
+      name: mosi                     #   a registered dataset: mmempathy.data.get_dataset(...)
       data_dir: ../shared/data/mosi
       train_split: train
       val_split: dev
@@ -75,7 +75,7 @@ def apply_override(spec: dict[str, Any], item: str) -> None:
 
 def train_from_spec(spec: dict[str, Any], *, base_dir: Path = Path(".")) -> Any:
     """Everything ``mmempathy train`` does, from the run dict; returns the :class:`TrainResult`."""
-    from mmempathy.train import Trainer, TrainConfig
+    from mmempathy.train import TrainConfig, Trainer
 
     unknown = sorted(set(spec) - {"model", "data", "train", "output_dir"})
     if unknown:
