@@ -83,7 +83,10 @@ def train_from_spec(spec: dict[str, Any], *, base_dir: Path = Path(".")) -> Any:
     train_cfg = dict(spec.get("train") or {})
     if spec.get("output_dir"):
         train_cfg["output_dir"] = spec["output_dir"]
-    config = TrainConfig.from_dict(train_cfg)
+    try:
+        config = TrainConfig.from_dict(train_cfg)
+    except ValueError as err:  # a typo in the run file is the user's error, not a bug
+        raise InputError(f"train section: {err}") from err
     data = spec.get("data") or {}
     train_data, val_data, info = load_data(data, base_dir)
     fuser = build_model(spec.get("model", "tiny"), info, base_dir)

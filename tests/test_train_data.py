@@ -1,0 +1,72 @@
+"""Training inputs: clips from a CSV, feature arrays, and the ``mmempathy train`` command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from train_helpers import DIMS, feature_samples
+
+from mmempathy.cli import main
+from mmempathy.errors import InputError
+from mmempathy.train import ClipDataset, FeatureDataset
+
+
+def test_clip_csv_decodes_audio_faces_and_labels(tmp_path):
+    from mmempathy.media.synthetic import draw_face, tone, write_clip
+
+    frames = []
+    for _ in range(10):
+        image = np.full((120, 160, 3), 200, np.uint8)
+        frames.append(draw_face(image, (80, 60), 70, smile=1.0))
+    write_clip(tmp_path / "a.mp4", frames, fps=10, audio=tone(1.0))
+    (tmp_path / "clips.csv").write_text("path,label,text\na.mp4,joy,what a day\na.mp4,1,\n")
+    ds = ClipDataset.from_csv(tmp_path / "clips.csv", labels=("anger", "joy"), face_size=32, max_faces=3)
+    first, second = ds[0], ds[1]
+    assert (first.label, first.text, second.label, second.text) == (1, "what a day", 1, None)
+    assert first.sample_rate == 16000 and abs(len(first.audio) / 16000 - 1.0) < 0.1
+    if first.faces is not None:  # OpenCV's detector may or may not see the drawn face
+        assert first.faces.shape[1:] == (32, 32, 3) and len(first.faces) <= 3
+    (tmp_path / "bad.csv").write_text("path,label\na.mp4,happy\n")
+    with pytest.raises(InputError, match="unknown label"):
+        ClipDataset.from_csv(tmp_path / "bad.csv", labels=("anger", "joy"))
+
+
+def save_npz(path, samples):
+    arrays = {m: np.stack([s.features[m] for s in samples]) for m in DIMS}
+    np.savez(path, label=np.array([s.label for s in samples]), **arrays)
+
+
+def test_feature_npz_round_trip(tmp_path):
+    samples = feature_samples(5)
+    save_npz(tmp_path / "f.npz", samples)
+    ds = FeatureDataset.from_npz(tmp_path / "f.npz")
+    assert len(ds) == 5 and ds[3].label == samples[3].label and isinstance(ds[3].label, int)
+    np.testing.assert_array_equal(ds[3].features["audio"], samples[3].features["audio"])
+    with pytest.raises(InputError, match="different lengths"):
+        FeatureDataset({"audio": np.zeros((3, 6))}, labels=[0, 1])
+
+
+def test_cli_trains_from_a_run_file_and_saves_the_resolved_config(tmp_path):
+    save_npz(tmp_path / "train.npz", feature_samples(12))
+    save_npz(tmp_path / "val.npz", feature_samples(6, seed=1))
+    model = {m: {"kind": "features", "input_dim": d, "dim": 16} for m, d in DIMS.items()}
+    model["fusion"] = {"dim": 16, "depth": 1, "heads": 2, "dim_head": 8}
+    run = {
+        "model": model,
+        "data": {"train_features": "train.npz", "val_features": "val.npz", "labels": ["a", "b", "c"]},
+        "train": {"epochs": 2, "batch_size": 4, "progress": False, "tensorboard": False},
+        "output_dir": str(tmp_path / "out"),
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
+    assert main(["train", "--config", str(tmp_path / "run.yaml"), "--set", "train.epochs=3"]) == 0
+    resolved = yaml.safe_load((tmp_path / "out" / "run.yaml").read_text())
+    assert resolved["train"]["epochs"] == 3 and resolved["train"]["lr_fusion"] == 1e-3
+    assert resolved["model"]["labels"] == ["a", "b", "c"] and resolved["model"]["audio"]["input_dim"] == 6
+    assert (tmp_path / "out" / "best" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["epochs_run"] == 3
+    run["train"]["epoch"] = 1
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump(run))
+    assert main(["train", "--config", str(tmp_path / "typo.yaml")]) == 2  # one readable line, no traceback
