@@ -135,6 +135,12 @@ def test_bad_inputs(fuser, media, tmp_path):
     (tmp_path / "bad.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0,000 --> x\n")
     with pytest.raises(InputError, match=r"bad\.srt:6: cannot parse"):
         predict_video(fuser, media["clip"], subtitles=tmp_path / "bad.srt")
+    (tmp_path / "empty.srt").write_text("\n")
+    with pytest.raises(InputError, match="no subtitle cues in .*empty.srt"):
+        predict_video(fuser, media["clip"], subtitles=tmp_path / "empty.srt")
+    (tmp_path / "late.srt").write_text("1\n01:00:00,000 --> 01:00:02,000\nlate\n")
+    with pytest.raises(InputError, match="no subtitle cue falls within"):
+        predict_video(fuser, media["clip"], subtitles=tmp_path / "late.srt")
     with pytest.raises(InputError, match="hop"):
         predict_video(fuser, media["clip"], hop=0)
     with pytest.raises(TypeError, match="windw"):

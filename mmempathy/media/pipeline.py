@@ -173,7 +173,8 @@ def iter_samples(
         yield from assembler.finish()
         bar.update(max(0.0, bar.total - bar.n))
     if assembler.emitted == 0:
-        raise InputError(f"no segment could be made from {path}: it is shorter than {config.min_segment} s")
+        why = "no subtitle cue falls within it" if cues is not None else "nothing in it could be decoded"
+        raise InputError(f"no segment could be made from {path}: {why}")
 
 
 class _Assembler:
@@ -317,9 +318,10 @@ def _resolve(config: VideoConfig | None, overrides: dict[str, Any]) -> VideoConf
 def _cues(subtitles: str | Path | Iterable[Cue] | None) -> list[Cue] | None:
     if subtitles is None:
         return None
-    if isinstance(subtitles, (str, Path)):
-        return read_subtitles(subtitles)
-    return sorted(subtitles, key=lambda c: (c.start, c.end))
+    cues = read_subtitles(subtitles) if isinstance(subtitles, (str, Path)) else sorted(subtitles, key=lambda c: c.start)
+    if not cues:
+        raise InputError(f"no subtitle cues in {subtitles if isinstance(subtitles, (str, Path)) else 'the list given'}")
+    return cues
 
 
 def _words(transcript: str | None, duration: float | None) -> list[Cue] | str | None:
