@@ -213,3 +213,27 @@ def test_demo_clip_matches_its_ground_truth(fuser):
         assert float(row["start"]) <= seg.start < seg.end <= float(row["end"])
         assert seg.text == row["text"]
         assert seg.present == ["text", "audio", "face"]
+
+
+def test_segments_with_nothing_to_read_are_left_out(fuser, media):
+    silent = write_clip(media["root"] / "half_face.mp4", video_frames(4.0, 2.0), fps=FPS)  # no audio track
+    timeline = predict_video(fuser, silent, window=2.0, hop=2.0)
+    assert [(s.start, s.end) for s in timeline] == [(0.0, 2.0)]
+    assert timeline.meta["skipped"] == [[2.0, 4.0]]
+
+
+def test_only_what_the_model_reads_is_decoded(media, monkeypatch):
+    calls = []
+    decode_all = pipeline.iter_media
+
+    def spy(*args, **kwargs):
+        calls.append((kwargs["video"], kwargs["audio"]))
+        yield from decode_all(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "iter_media", spy)
+    samples = list(iter_samples(media["clip"], media["srt"], modalities=["text"]))
+    assert calls == [(False, False)]
+    assert [s.text for s in samples] == ["I am so happy to see you!", "Leave me alone."]
+    assert all(s.audio is None and s.faces is None for s in samples)
+    samples = list(iter_samples(media["clip"], media["srt"], modalities=["audio", "face"]))
+    assert calls[-1] == (True, True) and all(s.text is None and s.audio is not None for s in samples)

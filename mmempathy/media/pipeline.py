@@ -36,6 +36,7 @@ from mmempathy.media.decode import SAMPLE_RATE, AudioChunk, VideoFrame, iter_med
 from mmempathy.media.faces import FaceDetector, FaceExtractor, FrameFaces
 from mmempathy.media.subtitles import Cue, read_subtitles, spread_transcript
 from mmempathy.media.timeline import Segment, Timeline
+from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 
 if TYPE_CHECKING:
@@ -105,12 +106,18 @@ def predict_video(
     processor = getattr(fuser, "processor", None)
     face_size = config.face_size or getattr(processor, "face_size", None) or 112
     sample_rate = getattr(processor, "sample_rate", None) or SAMPLE_RATE
+    reads = {_name(m) for m in getattr(fuser, "modalities", Modality)}
     info = probe(path)
     segments: list[Segment] = []
+    skipped: list[list[float]] = []  # segments with nothing the model reads (no speech, face or text)
     batch: list[Sample] = []
-    for sample in iter_samples(
-        path, subtitles, transcript, config=config, face_size=face_size, sample_rate=sample_rate
-    ):
+    samples = iter_samples(
+        path, subtitles, transcript, config=config, face_size=face_size, sample_rate=sample_rate, modalities=reads
+    )
+    for sample in samples:
+        if not reads & {m.value for m in sample.present()}:
+            skipped.append([sample.meta["start"], sample.meta["end"]])
+            continue
         batch.append(sample)
         if len(batch) == config.batch_size:
             segments += _predict(fuser, batch)
@@ -123,7 +130,10 @@ def predict_video(
         "has_audio": info.has_audio,
         "segmentation": "subtitles" if subtitles is not None else "windows",
         "config": asdict(replace(config, face_size=face_size)),
+        "skipped": skipped,
     }
+    if skipped:
+        log.warning("%d segment(s) of %s had no audio, face or text and were left out", len(skipped), path)
     return Timeline(segments, labels=tuple(fuser.labels), source=str(path), meta=meta)
 
 
@@ -135,13 +145,18 @@ def iter_samples(
     config: VideoConfig | None = None,
     face_size: int = 112,
     sample_rate: int = SAMPLE_RATE,
+    modalities: Iterable[str] | None = None,
 ) -> Iterator[Sample]:
     """The segments of a media file as :class:`Sample` s, yielded as soon as each is complete.
 
     Each sample has the segment's audio slice, the crops of the main face in its sampled frames
     (``[F, face_size, face_size, 3]`` uint8), its text, and ``meta`` with ``start``, ``end``,
-    ``frames`` (frames sampled) and ``face_frames`` (those with a face). See :func:`predict_video`.
+    ``frames`` (frames sampled) and ``face_frames`` (those with a face). A segment may have none
+    of them (silence without a face or words). ``modalities`` (``"text"``, ``"audio"``, ``"face"``)
+    limits the work to what a model reads: without ``"face"`` no frame is even decoded.
+    See :func:`predict_video`.
     """
+    wanted = {Modality.parse(m) for m in (modalities if modalities is not None else Modality)}
     config = config or VideoConfig()
     if subtitles is not None and transcript is not None:
         raise InputError("give either subtitles or a transcript, not both")
@@ -149,11 +164,19 @@ def iter_samples(
     if info.duration is not None and info.duration <= 0:
         raise InputError(f"media file has zero duration: {path}")
     cues = _cues(subtitles)
+    if Modality.TEXT not in wanted:
+        transcript = None
     if cues is not None:
-        spans: Iterator[_Span] = (_Span(c.start, c.end, c.text or None) for c in cues)
+        keep_text = Modality.TEXT in wanted
+        spans: Iterator[_Span] = (_Span(c.start, c.end, (c.text or None) if keep_text else None) for c in cues)
     else:
         words = _words(transcript, info.duration)
         spans = _windows(config.window, config.hop, words)
+    info = replace(
+        info,
+        has_video=info.has_video and Modality.FACE in wanted,
+        has_audio=info.has_audio and Modality.AUDIO in wanted,
+    )
     assembler = _Assembler(
         spans,
         FaceExtractor(face_size, detector=FaceDetector(detect_side=config.detect_side)),
@@ -165,7 +188,14 @@ def iter_samples(
     )
     show = config.progress if config.progress is not None else (info.duration or 0) > 60
     with tqdm(total=round(info.duration or 0, 1), unit="s", disable=not show, desc=Path(path).name) as bar:
-        stream = iter_media(path, fps=config.fps, sample_rate=sample_rate, max_side=config.frame_max_side)
+        stream = iter_media(
+            path,
+            fps=config.fps,
+            video=info.has_video,
+            audio=info.has_audio,
+            sample_rate=sample_rate,
+            max_side=config.frame_max_side,
+        )
         for item in stream:
             yield from assembler.add(item)
             if show and math.isfinite(assembler.clock):
@@ -205,6 +235,7 @@ class _Assembler:
         self.video_clock = -math.inf if info.has_video else math.inf
         self.audio_clock = -math.inf if info.has_audio else math.inf
         self.last_frame = -math.inf
+        self.last_audio = -math.inf
         self.emitted = 0
         self.last_end = -math.inf
 
@@ -219,13 +250,15 @@ class _Assembler:
             self.video_clock = self.last_frame = item.time
         else:
             self.audio.append(item)
-            self.audio_clock = item.end
+            self.audio_clock = self.last_audio = item.end
         while self.pending is not None and self.pending.end <= self.clock:
             yield self._emit(self.pending)
 
     def finish(self) -> Iterator[Sample]:
         """The segments still open when the file ends, clipped to where it really ended."""
-        end = max(self.last_frame + 1.0 / self.config.fps, self.audio[-1].end if self.audio else -math.inf)
+        end = max(self.last_frame + 1.0 / self.config.fps, self.last_audio)
+        if not math.isfinite(end):  # neither stream was read (text-only model): trust the header
+            end = self.info.duration or 0.0
         if self.info.duration:
             end = min(end, self.info.duration)
         while self.pending is not None and self.pending.start < end:
