@@ -30,10 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     text.add_argument("--transcript", help="text of the whole file, spread over the windows")
     parser.add_argument("--model", default="lite", help="preset name or checkpoint directory (default: lite)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--window", type=float, default=defaults["window"], help="window length in seconds")
-    parser.add_argument("--hop", type=float, default=defaults["hop"], help="step between windows in seconds")
-    parser.add_argument("--fps", type=float, default=defaults["fps"], help="video frames sampled per second")
-    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"], help="segments per model call")
+    parser.add_argument(
+        "--window", type=float, default=defaults["window"], help="window length in seconds (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--hop", type=float, default=defaults["hop"], help="step between windows in seconds (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--fps", type=float, default=defaults["fps"], help="video frames sampled per second (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=defaults["batch_size"], help="segments per model call (default: %(default)s)"
+    )
     parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
     parser.add_argument("--json", type=Path, help="write the timeline (with the settings used) as JSON")
     parser.add_argument("--csv", type=Path, help="write one row per segment as CSV")
