@@ -100,12 +100,14 @@ class LiteFaceEncoder(FrameEncoder):
     def __init__(self, config: FaceEncoderConfig, *, pretrained: bool = False) -> None:
         super().__init__()
         widths = [config.channels] + [config.dim // 8, config.dim // 4, config.dim // 2, config.dim]
-        self.blocks = nn.ModuleList(conv_block(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.backbone = nn.Sequential(*self.blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2))
+        blocks = [conv_block(a, b) for a, b in zip(widths[:-1], widths[1:])]
+        # the blocks are registered once, inside the backbone: a second registration (a ModuleList of the
+        # same blocks) would make every weight appear twice in the state dict, which safetensors refuses
+        self.backbone = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2))
         self.output_dim = config.dim
         apply_freezing(self, self.layers, config)
 
     @property
     def layers(self) -> nn.ModuleList:
         """The convolutional blocks, bottom to top."""
-        return self.blocks
+        return nn.ModuleList(list(self.backbone)[:4])
