@@ -23,6 +23,7 @@ class EncoderConfig:
     name: str = ""  # hub name or local directory of pretrained weights ("" for project-defined encoders)
     arch: dict[str, Any] = field(default_factory=dict)  # architecture overrides; filled in full on save
     freeze: bool = False  # freeze the encoder's weights
+    external: bool = False  # with freeze: frozen weights load from `name` at build time and stay out of checkpoints
     unfreeze_top: int = 0  # with freeze: leave the top N layers trainable
     gradient_checkpointing: bool = False  # trade compute for memory while training
     input_dim: int = 0  # kind "features": size of each pre-extracted feature vector

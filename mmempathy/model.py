@@ -94,7 +94,12 @@ class EmotionFuser(nn.Module):
         super().__init__()
         self.config = config = ModelConfig.from_dict(config)
         self.encoders = nn.ModuleDict(
-            {m.value: build_encoder(m, config.encoder(m), pretrained=pretrained_encoders) for m in config.modalities}
+            {
+                m.value: build_encoder(
+                    m, config.encoder(m), pretrained=pretrained_encoders or config.encoder(m).external
+                )
+                for m in config.modalities
+            }
         )
         dims = {m: self.encoders[m.value].output_dim for m in config.modalities}
         self.fusion = CrossModalFusion(dims, config.fusion)
@@ -286,13 +291,35 @@ class EmotionFuser(nn.Module):
                 stacklevel=3,
             )
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and ``tokenizer/`` to ``directory``."""
+    def external_keys(self) -> set[str]:
+        """State-dict keys of frozen weights that load from an encoder's source (``external=True``),
+        and so are left out of checkpoints."""
+        return {
+            f"encoders.{m.value}.{name}"
+            for m in self.modalities
+            if self.config.encoder(m).external
+            for name, p in self.encoders[m.value].named_parameters()
+            if not p.requires_grad
+        }
+
+    def save_pretrained(self, directory: str | Path, *, dtype: torch.dtype | None = None) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and ``tokenizer/`` to ``directory``.
+
+        Args:
+            directory: Created if needed.
+            dtype: Store floating-point weights in this type (e.g. ``torch.float16`` to halve a
+                shipped checkpoint); they are cast back to the model's type on load.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"format": "mmempathy", "config": self.config.to_dict()}
         (directory / hub.CONFIG_NAME).write_text(json.dumps(meta, indent=2))
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        skip = self.external_keys()
+        state = {
+            k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
+            for k, v in self.state_dict().items()
+            if k not in skip
+        }
         save_file(state, str(directory / hub.WEIGHTS_NAME), metadata={"format": "pt"})
         if self.processor.tokenizer is not None:
             self.processor.tokenizer.save_pretrained(str(directory / hub.TOKENIZER_DIR))
@@ -349,7 +376,8 @@ class EmotionFuser(nn.Module):
             for k, v in state.items()
             if k in own and own[k].shape != v.shape
         ]
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        missing = sorted(set(own) - set(state) - self.external_keys())
+        unexpected = sorted(set(state) - set(own))
         if wrong or missing or unexpected:
             parts = [
                 f"shape mismatch ({len(wrong)}): {'; '.join(wrong[:5])}" if wrong else "",
@@ -357,7 +385,7 @@ class EmotionFuser(nn.Module):
                 f"unexpected ({len(unexpected)}): {', '.join(unexpected[:5])}" if unexpected else "",
             ]
             raise CheckpointError(f"{file} does not match the model's config: " + " | ".join(p for p in parts if p))
-        self.load_state_dict(state)
+        self.load_state_dict(state, strict=False)
 
 
 def probs_array(results: Sequence[EmotionResult], labels: Sequence[str]) -> np.ndarray:

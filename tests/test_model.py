@@ -157,3 +157,25 @@ def test_regression_task_returns_values(wave):
     out = model(batch, labels=torch.tensor([[0.5, -0.2], [1.0, 0.0]]))
     assert out.probs.shape == (2, 2) and out.loss.ndim == 0
     np.testing.assert_allclose(out.probs.detach().numpy(), out.logits.detach().numpy())
+
+
+def test_external_frozen_encoder_stays_out_of_checkpoints(tmp_path, wave):
+    """A frozen encoder marked external reloads from its source; the checkpoint holds only the rest."""
+    config = load_preset("tiny")["config"]
+    config["text"] = {"kind": "hf", "name": "all-MiniLM-L6-v2", "freeze": True, "unfreeze_top": 1, "external": True}
+    model = EmotionFuser(config)
+    model.config.trained = True
+    with torch.no_grad():  # stands in for training: the top layer and the heads change
+        for p in model.encoders["text"].layers[-1].parameters():
+            p.add_(0.01)
+    model.save_pretrained(tmp_path, dtype=torch.float16)
+    from safetensors.torch import load_file
+
+    stored = load_file(str(tmp_path / "model.safetensors"))
+    assert not any(k.startswith("encoders.text.model.embeddings") for k in stored)
+    assert any(k.startswith("encoders.text.model.encoder.layer.5.") for k in stored)
+    assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
+    loaded = EmotionFuser.from_pretrained(tmp_path, device="cpu")
+    sample = Sample(text="what a day", audio=wave, sample_rate=16000)
+    a, b = model.eval().predict_samples([sample])[0], loaded.predict_samples([sample])[0]
+    assert a.probs == pytest.approx(b.probs, abs=2e-3)
