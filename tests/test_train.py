@@ -191,3 +191,12 @@ def test_train_config_rejects_bad_values_and_round_trips(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text("train:\n  epochs: 4\n  lora: {rank: 2}\n")
     assert TrainConfig.from_file(path) == TrainConfig(epochs=4, lora={"rank": 2})
+
+
+def test_fingerprint_handles_scalar_buffers():
+    from mmempathy.train.cache import encoder_fingerprint
+
+    fuser = feature_fuser()
+    before = encoder_fingerprint(fuser, Modality.AUDIO)
+    fuser.encoders["audio"].register_buffer("num_batches_tracked", torch.tensor(3))  # as in BatchNorm
+    assert encoder_fingerprint(fuser, Modality.AUDIO) != before

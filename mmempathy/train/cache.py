@@ -46,7 +46,7 @@ def encoder_fingerprint(fuser: Any, modality: Modality, precision: str = "fp32")
     for name, tensor in sorted(fuser.encoders[modality.value].state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 

@@ -609,7 +609,11 @@ def plot_curves(history: list[dict[str, float]], path: str | Path, *, metric: st
     import matplotlib.pyplot as plt
 
     epochs = [r["epoch"] for r in history]
+    from matplotlib.ticker import MaxNLocator
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
     if "val_loss" in history[0]:
         left.plot(epochs, [r.get("val_loss", float("nan")) for r in history], "o-", label="validation")
