@@ -31,4 +31,6 @@ def test_augmented_dataset_is_reproducible_and_varies(rng):
     first_a, first_b = a[0], b[0]
     np.testing.assert_array_equal(first_a.faces, first_b.faces)
     assert first_a.faces.shape == (2, 48, 48) and first_a.label == 1
-    assert not np.array_equal(a[0].faces, first_a.faces)  # the next draw differs
+    np.testing.assert_array_equal(a[0].faces, first_a.faces)  # same epoch, same draw
+    a.set_epoch(1)
+    assert not np.array_equal(a[0].faces, first_a.faces)  # a new epoch draws anew

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from mmempathy.sample import Sample
@@ -78,9 +77,9 @@ def augment_sample(sample: Sample, rng: np.random.Generator) -> Sample:
 class Augmented(Dataset):
     """Wraps a dataset of samples and augments every item it hands out.
 
-    Each draw is seeded by ``seed``, the item index, torch's seed (which DataLoader workers receive
-    fresh every epoch) and a call counter (which advances in the main process), so every epoch sees
-    new augmentations while a run with the same seeds repeats exactly.
+    Each draw is seeded by ``seed``, the epoch (which the trainer sets through :meth:`set_epoch`, as
+    for a ``DistributedSampler``) and the item index: every epoch sees new augmentations, DataLoader
+    workers agree, and a resumed run repeats an uninterrupted one exactly.
 
     Args:
         dataset: Any sequence of :class:`Sample`.
@@ -88,12 +87,14 @@ class Augmented(Dataset):
     """
 
     def __init__(self, dataset: Sequence[Sample], seed: int = 0) -> None:
-        self.dataset, self.seed, self.calls = dataset, seed, 0
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose random draws the next items use."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> Sample:
-        self.calls += 1
-        rng = np.random.default_rng([self.seed, index, torch.initial_seed() % 2**63, self.calls])
-        return augment_sample(self.dataset[index], rng)
+        return augment_sample(self.dataset[index], np.random.default_rng([self.seed, self.epoch, index]))

@@ -308,6 +308,8 @@ class Trainer:
         """This process's micro-batches of one epoch: a seeded shuffle, sharded by rank (DistributedSampler)."""
         sampler = DistributedSampler(data, num_replicas=self.world, rank=self.rank, shuffle=True, seed=self.config.seed)
         sampler.set_epoch(epoch)
+        if hasattr(data, "set_epoch"):  # e.g. Augmented: its random draws follow the epoch, so resuming repeats them
+            data.set_epoch(epoch)
         order = list(sampler)
         bs = self.config.batch_size
         return [order[i : i + bs] for i in range(0, len(order), bs)]
