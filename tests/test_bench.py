@@ -127,6 +127,27 @@ def test_mosi_real_slice_two_seeds_and_subsets(tmp_path):
     assert config["model"]["face"] is None and config["model"]["fusion"]["mode"] == "concat"
     assert config["model"]["text"]["kind"] == "features" and config["model"]["audio"]["input_dim"] == 73
     assert sub["folder"].endswith("tiny-text+audio-concat-limit24")
+    stats = config["feature_stats"]
+    assert set(stats) == {"audio"} and len(stats["audio"]["mean"]) == 73 and min(stats["audio"]["std"]) > 0
+    with pytest.raises(InputError, match="another configuration"):  # same folder, other training options
+        smoke("mosi", root, tmp_path, limit=24, modalities=("audio", "text"), fusion="concat", train={"lr_fusion": 1})
+
+
+def test_standardize_features_uses_train_statistics_only():
+    from mmempathy.bench.runner import standardize_features
+    from mmempathy.data import EmotionDataset
+    from mmempathy.sample import Sample
+
+    def ds(values):
+        items = [Sample(features={"audio": np.array([v, 10 * v], np.float32)}, label=0) for v in values]
+        return EmotionDataset(items, labels=("a", "b"), split="x")
+
+    splits = {"train": ds([1.0, 3.0]), "dev": ds([2.0]), "test": ds([5.0])}
+    stats = standardize_features(splits, ("audio",))
+    assert stats["audio"]["mean"] == [2.0, 20.0]
+    train = np.stack([s.features["audio"] for s in splits["train"].items])
+    assert np.allclose(train.mean(0), 0) and np.allclose(train.std(0), 1)
+    assert np.allclose(splits["test"].items[0].features["audio"], [3.0, 3.0])
 
 
 def test_stratified_holdout_is_seeded_disjoint_and_per_class():

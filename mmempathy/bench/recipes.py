@@ -41,6 +41,7 @@ class Recipe:
     description: str  # one line for --list and the results table
     modalities: tuple[str, ...]  # modalities the model reads: "text", "audio", "face"
     features: dict[str, int] = field(default_factory=dict)  # modality -> size of its pre-extracted feature vectors
+    standardize: tuple[str, ...] = ()  # feature modalities z-scored per dimension with the train split's statistics
     dataset_options: dict[str, Any] = field(default_factory=dict)  # keyword options of the adapter, every split
     dev_split: str | None = "dev"  # the adapter's selection split; None: hold out dev_fraction of train
     test_split: str = "test"  # the adapter's test split (reported once, never used for choices)
@@ -58,7 +59,9 @@ class Recipe:
         if unknown or not modalities:
             raise InputError(f"recipe {self.name!r} has modalities {list(self.modalities)}; got {list(modalities)}")
         ordered = tuple(m for m in self.modalities if m in modalities)
-        return dataclasses.replace(self, modalities=ordered)
+        features = {m: d for m, d in self.features.items() if m in ordered}
+        standardize = tuple(m for m in self.standardize if m in ordered)
+        return dataclasses.replace(self, modalities=ordered, features=features, standardize=standardize)
 
 
 MELD_PUBLISHED = (
@@ -97,6 +100,7 @@ RECIPES: dict[str, Recipe] = {
             description="CMU-MOSI utterances, binary sentiment, speaker-independent split",
             modalities=("text", "audio", "face"),
             features={"audio": 73, "face": 100},
+            standardize=("audio", "face"),
             dataset_options={"features": ("audio", "face"), "dev_videos": 6},
             metric="accuracy",
             train={"epochs": 30, "batch_size": 32, "lr_fusion": 5e-4, "weight_decay": 0.05, "patience": 8},

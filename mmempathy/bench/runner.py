@@ -134,6 +134,31 @@ def with_items(ds: EmotionDataset, items: list[Sample]) -> EmotionDataset:
     return out
 
 
+def standardize_features(splits: dict[str, EmotionDataset], names: tuple[str, ...]) -> dict[str, dict[str, list]]:
+    """Z-score each feature dimension of ``names`` with the train split's mean and std, in every split.
+
+    Hand-made feature vectors (openSMILE's) mix scales from 0.1 to several hundred; the feature encoder's
+    LayerNorm works across dimensions of one item, so it cannot undo that. Returns the statistics.
+    """
+    stats = {}
+    for name in names:
+        train = np.stack([s.features[name] for s in splits["train"].items if s.features and name in s.features])
+        mean, std = train.mean(0), train.std(0)
+        std = np.where(std > 1e-8, std, 1.0)
+        stats[name] = {"mean": mean.tolist(), "std": std.tolist()}
+        for split, ds in splits.items():
+            items = [
+                dataclasses.replace(
+                    s, features={**s.features, name: ((s.features[name] - mean) / std).astype(np.float32)}
+                )
+                if s.features and name in s.features
+                else s
+                for s in ds.items
+            ]
+            splits[split] = with_items(ds, items)
+    return stats
+
+
 # --------------------------------------------------------------------------------------------- model
 
 
@@ -322,6 +347,19 @@ def variant_name(recipe: Recipe, cfg: BenchConfig) -> str:
     return "-".join(parts)
 
 
+def check_resumable(path: Path, resolved: dict[str, Any]) -> None:
+    """Refuse to reuse a results folder trained with another setup (the Trainer resumes from what it finds)."""
+    if not path.is_file():
+        return
+    volatile = {"seed", "output_dir", "progress", "num_workers", "device"}
+    key = lambda cfg: (cfg["recipe"], cfg["model"], {k: v for k, v in cfg["train"].items() if k not in volatile})  # noqa: E731
+    if key(json.loads(path.read_text())) != key(json.loads(json.dumps(resolved, default=str))):
+        raise InputError(
+            f"{path.parent} holds runs of another configuration (recipe, model or training options differ), "
+            "and training would resume from them: choose another --out or remove that folder"
+        )
+
+
 def hardware() -> dict[str, Any]:
     """What the run ran on."""
     info = {
@@ -390,6 +428,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         recipe = recipe.with_modalities(cfg.modalities)
     base, checkpoint, pretrained = base_model(cfg.model)
     splits = load_splits(recipe, cfg)
+    feature_stats = standardize_features(splits, recipe.standardize)
     folder = Path(cfg.out) / recipe.name / variant_name(recipe, cfg)
     folder.mkdir(parents=True, exist_ok=True)
     text_dim, text_desc = 0, "not used"
@@ -411,13 +450,11 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         "recipe": dataclasses.asdict(recipe),
         "model": model_config.to_dict(),
         "train": train_config(recipe, cfg, 0, folder / "seed0").to_dict(),
+        "feature_stats": feature_stats,
     }
+    check_resumable(folder / "config.json", resolved)
     (folder / "config.json").write_text(json.dumps(resolved, indent=2, default=str))
-    runs = []
-    for seed in range(cfg.seeds):
-        runs.append(run_seed(recipe, cfg, splits, model_config, seed, folder))
-        if cfg.progress:
-            print(f"{recipe.name} seed {seed}: test {recipe.metric} {pct(runs[-1]['test'][recipe.metric])}%")
+    runs: list[dict[str, Any]] = []
     summary = {
         "recipe": recipe.name,
         "description": recipe.description,
@@ -430,14 +467,21 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         "metric": recipe.metric,
         "labels": list(labels),
         "sizes": sizes,
-        "aggregate": aggregate_seeds([r["test"] for r in runs]),
-        "runs": runs,
         "published": [dataclasses.asdict(p) for p in recipe.published],
         "notes": recipe.notes,
         "hardware": hardware(),
-        "wall_seconds": round(time.perf_counter() - started, 1),
         "date": time.strftime("%Y-%m-%d"),
     }
-    write_outputs(summary, folder)
+    for seed in range(cfg.seeds):
+        runs.append(run_seed(recipe, cfg, splits, model_config, seed, folder))
+        if cfg.progress:
+            print(f"{recipe.name} seed {seed}: test {recipe.metric} {pct(runs[-1]['test'][recipe.metric])}%")
+        # rewritten after every seed, so that an interrupted run keeps the seeds it finished
+        summary.update(
+            aggregate=aggregate_seeds([r["test"] for r in runs]),
+            runs=runs,
+            wall_seconds=round(time.perf_counter() - started, 1),
+        )
+        write_outputs(summary, folder)
     summary["folder"] = str(folder)
     return summary
