@@ -400,8 +400,8 @@ def render_table(summary: dict[str, Any]) -> str:
         lines.append(f"| {p['method']} | {p['metric']} | {p['value']:.1f} | {p['source']} |")
     lines += ["", "| metric (ours, test) | mean ± std (%) | 95% CI, seed 0 (%) |", "|---|---|---|"]
     for name, stats in agg.items():
-        ci = first_ci = runs[0]["ci"].get(name)
-        ci = f"{pct(first_ci['low'])}–{pct(first_ci['high'])}" if ci else "–"
+        interval = runs[0]["ci"].get(name)
+        ci = f"{pct(interval['low'])}–{pct(interval['high'])}" if interval else "–"
         lines.append(f"| {name} | {pct(stats['mean'])} ± {pct(stats['std'])} | {ci} |")
     if summary.get("notes"):
         lines += ["", summary["notes"]]
