@@ -188,3 +188,27 @@ def test_cli_fills_the_config_and_reports_user_errors(tmp_path, capsys):
     bad = parser.parse_args(["bench", "meld", "--data-dir", str(root), "--set", "no_such_field=1"])
     with pytest.raises(InputError, match="no_such_field"):
         bad.func(bad)
+
+
+def test_model_from_a_checkpoint_directory_starts_from_its_encoders(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    root = make_meld(tmp_path / "meld", clips=False)
+    first = smoke("meld", root, tmp_path, text_layers=1)  # the tiny text encoder, trained end to end
+    checkpoint = f"{first['folder']}/seed0/best"
+    second = smoke(
+        "meld",
+        root,
+        tmp_path / "again",
+        model=checkpoint,
+        text_layers=1,
+        train={"lr_encoder": 0.0, "weight_decay": 0.0},
+    )
+    assert second["variant"] == "best-text-attention-text-ft1"
+    # the top layer was trained in the first run (so it differs from any fresh initialisation); with the
+    # encoder's learning rate at zero it must come out of the second run exactly as the checkpoint had it
+    before = load_file(f"{checkpoint}/model.safetensors")
+    after = load_file(f"{second['folder']}/seed0/best/model.safetensors")
+    top = [k for k in before if k.startswith("encoders.text.") and ".layer.1." in k]
+    assert top and all(torch.equal(before[k], after[k]) for k in top)
