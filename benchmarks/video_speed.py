@@ -168,6 +168,7 @@ def main() -> None:
     info = decode.probe(clip)
     transcript = " ".join(WORDS * max(1, round(args.seconds * 2.5 / len(WORDS))))  # ~150 words a minute
 
+    load_before = os.getloadavg()[0]
     fuser = EmotionFuser.from_pretrained(args.model)
     predict_video(fuser, clip, transcript=transcript, progress=False)  # warm-up
     e2e, timeline = median_time(lambda: predict_video(fuser, clip, transcript=transcript, progress=False), args.repeats)
@@ -175,6 +176,7 @@ def main() -> None:
     stages = stage_times(fuser, clip, transcript, args.repeats)
     naive_s, calls = (None, 0) if args.skip_naive else naive(fuser, clip, transcript)
 
+    load_after = os.getloadavg()[0]
     duration = info.duration or args.seconds
     lines = [
         "## Video pipeline speed (`benchmarks/video_speed.py`)",
@@ -183,13 +185,16 @@ def main() -> None:
         f"--repeats {args.repeats} --threads {args.threads}`",
         f"Machine: {machine()}. Clip: {duration:.0f} s, {info.width}x{info.height} @ {info.fps:.0f} fps, h264 + AAC, "
         f"transcript spread over 3 s windows ({len(timeline)} segments), faces sampled at 2 fps. "
-        f"Median of {args.repeats} runs after a warm-up; the naive pipeline runs once.",
+        f"Median of {args.repeats} runs after a warm-up; the naive pipeline runs once. "
+        f"1-minute load average {load_before:.2f} before, {load_after:.2f} after (other work on the machine "
+        "slows every figure).",
         "",
         "| stage | seconds | × real time |",
         "|---|---:|---:|",
     ]
     for name, seconds in stages.items():
-        lines.append(f"| {name} | {seconds:.2f} | {duration / seconds:.0f}× |")
+        shown = f"{seconds:.2f}" if seconds >= 0.01 else "<0.01"
+        lines.append(f"| {name} | {shown} | {duration / max(seconds, 1e-9):.0f}× |")
     lines.append(f"| **predict_video, end to end** | **{e2e:.2f}** | **{duration / e2e:.1f}×** |")
     if naive_s is not None:
         lines.append(
