@@ -24,12 +24,18 @@ import numpy as np
 import torch
 
 
-def build(name: str, device: str):
+def build(name: str, device: str, tokenizer_dir: str = ""):
     from mmempathy import EmotionFuser
     from mmempathy.hub import load_preset
 
     if name == "base":  # random weights: timing does not need the hub's
-        return EmotionFuser(load_preset("base")["config"], pretrained_encoders=False).to(device).eval()
+        tokenizer = None
+        if tokenizer_dir:  # e.g. MiniLM's: the same 30,522-token uncased vocabulary as bert-base-uncased
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        model = EmotionFuser(load_preset("base")["config"], pretrained_encoders=False, tokenizer=tokenizer)
+        return model.to(device).eval()
     return EmotionFuser.from_pretrained(name, device=device)
 
 
@@ -59,10 +65,10 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(name: str, batch: int, device: str, repeats: int) -> dict:
+def measure(name: str, batch: int, device: str, repeats: int, tokenizer_dir: str = "") -> dict:
     """One configuration, in this process."""
     warnings.simplefilter("ignore")
-    model = build(name, device)
+    model = build(name, device, tokenizer_dir)
     samples = items(batch, model.processor.face_size or 48)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if device == "cuda":
@@ -84,16 +90,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--tokenizer", default="", help="tokenizer directory for base (where the hub is unreachable)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # internal: run one config, print JSON
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], int(args.one[1]), args.device, args.repeats)))
+        print(json.dumps(measure(args.one[0], int(args.one[1]), args.device, args.repeats, args.tokenizer)))
         return
     rows = []
     for name in args.models:
         for batch in args.batch_sizes:
             cmd = [sys.executable, __file__, "--one", name, str(batch), "--device", args.device,
-                   "--repeats", str(args.repeats)]
+                   "--repeats", str(args.repeats), "--tokenizer", args.tokenizer]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(rows[-1], flush=True)

@@ -17,6 +17,8 @@ from mmempathy.config import (
 from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
 from mmempathy.hub import list_models
 from mmempathy.labels import DEFAULT_LABELS
+from mmempathy.media.pipeline import VideoConfig
+from mmempathy.media.timeline import Timeline
 from mmempathy.modality import Modality
 from mmempathy.model import EmotionFuser
 from mmempathy.output import EmotionResult, FuserOutput
@@ -39,5 +41,7 @@ __all__ = [
     "Sample",
     "SpeechEncoderConfig",
     "TextEncoderConfig",
+    "Timeline",
+    "VideoConfig",
     "list_models",
 ]
