@@ -292,15 +292,19 @@ class EmotionFuser(nn.Module):
             )
 
     def external_keys(self) -> set[str]:
-        """State-dict keys of frozen weights that load from an encoder's source (``external=True``),
-        and so are left out of checkpoints."""
-        return {
-            f"encoders.{m.value}.{name}"
-            for m in self.modalities
-            if self.config.encoder(m).external
-            for name, p in self.encoders[m.value].named_parameters()
-            if not p.requires_grad
-        }
+        """State-dict keys of the weights that load from an encoder's source (``external=True``) and so
+        stay out of checkpoints: all of that encoder but its top ``unfreeze_top`` layers. The config
+        decides, not the current ``requires_grad`` flags, so a checkpoint written while everything is
+        frozen (fusion-only training) still holds the fine-tuned layers."""
+        keys = set()
+        for m in self.modalities:
+            cfg, encoder = self.config.encoder(m), self.encoders[m.value]
+            if not cfg.external:
+                continue
+            top = list(encoder.layers)[len(encoder.layers) - cfg.unfreeze_top :] if cfg.unfreeze_top > 0 else []
+            tuned = {id(p) for layer in top for p in layer.parameters()}
+            keys |= {f"encoders.{m.value}.{n}" for n, p in encoder.named_parameters() if id(p) not in tuned}
+        return keys
 
     def save_pretrained(self, directory: str | Path, *, dtype: torch.dtype | None = None) -> Path:
         """Write ``config.json``, ``model.safetensors`` and ``tokenizer/`` to ``directory``.

@@ -113,7 +113,6 @@ def main() -> None:
                          modality_dropout=0.5, metric="f1_weighted", patience=5, device=args.device, seed=0)
     result = Trainer(model, config, train, dev).fit()
     model = EmotionFuser.from_pretrained(result.best_dir, device="cpu")
-    model.encoders["text"].layers[-2:].requires_grad_(True)  # fine-tuned in stage 1: they go into the checkpoint
     model.config.trained = True
     report = {"parts": {m: str(p) for m, p in parts.items()}, "fusion_best_dev": result.best_metric,
               "test_all": evaluate(model, test)}

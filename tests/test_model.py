@@ -168,6 +168,7 @@ def test_external_frozen_encoder_stays_out_of_checkpoints(tmp_path, wave):
     with torch.no_grad():  # stands in for training: the top layer and the heads change
         for p in model.encoders["text"].layers[-1].parameters():
             p.add_(0.01)
+    model.encoders.requires_grad_(False)  # as in fusion-only training: the config still decides what is stored
     model.save_pretrained(tmp_path, dtype=torch.float16)
     from safetensors.torch import load_file
 
