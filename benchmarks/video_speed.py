@@ -11,7 +11,7 @@ transcript) is generated once into ``--work-dir``. Reported, as medians of ``--r
   resolution, then each segment's modalities predicted by separate, unbatched model calls (text,
   audio, face, then all three, so as to get per-modality and fused outputs as the timeline has).
 
-    python benchmarks/video_speed.py --model lite --repeats 3 --out benchmarks/results_video.md
+    python benchmarks/video_speed.py --model lite --repeats 3
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/mmempathy_video_bench"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results_video.md"))
+    parser.add_argument("--out", type=Path, help="also write the markdown section here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="this model's weights are untrained")
@@ -212,7 +212,8 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    args.out.write_text(text)
+    if args.out:
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":
