@@ -108,21 +108,15 @@ def test_checkpoint_missing_files(tiny, tmp_path):
         EmotionFuser.from_pretrained(tmp_path)
 
 
-def test_checkpoint_shape_mismatch(tiny, tmp_path):
+@pytest.mark.parametrize(
+    ("field", "value", "message"), [("dim", 48, "shape mismatch"), ("depht", 3, "depht")], ids=["shape", "typo"]
+)
+def test_checkpoint_config_that_does_not_match(tiny, tmp_path, field, value, message):
     tiny.save_pretrained(tmp_path)
     meta = json.loads((tmp_path / "config.json").read_text())
-    meta["config"]["fusion"]["dim"] = 48
+    meta["config"]["fusion"][field] = value
     (tmp_path / "config.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="shape mismatch"):
-        EmotionFuser.from_pretrained(tmp_path)
-
-
-def test_checkpoint_bad_config(tiny, tmp_path):
-    tiny.save_pretrained(tmp_path)
-    meta = json.loads((tmp_path / "config.json").read_text())
-    meta["config"]["fusion"]["depht"] = 3
-    (tmp_path / "config.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="depht"):
+    with pytest.raises(CheckpointError, match=message):
         EmotionFuser.from_pretrained(tmp_path)
 
 

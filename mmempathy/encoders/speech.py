@@ -18,13 +18,19 @@ from mmempathy.config import SpeechEncoderConfig
 from mmempathy.encoders.base import apply_freezing, enable_checkpointing, load_hf_model, record_arch
 
 
-def normalize_waveform(waveform: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit variance over each item's valid samples (what wav2vec2 was trained on)."""
-    m = mask.to(waveform.dtype)
+def masked_standardize(x: torch.Tensor, mask: torch.Tensor, eps: float) -> torch.Tensor:
+    """Zero mean, unit variance along the last axis over the valid positions (``mask`` broadcasts to
+    ``x``); padded positions come out as zeros."""
+    m = mask.to(x.dtype)
     count = m.sum(-1, keepdim=True).clamp(min=1)
-    mean = (waveform * m).sum(-1, keepdim=True) / count
-    var = (((waveform - mean) * m) ** 2).sum(-1, keepdim=True) / count
-    return (waveform - mean) / torch.sqrt(var + 1e-7) * m
+    mean = (x * m).sum(-1, keepdim=True) / count
+    std = ((((x - mean) * m) ** 2).sum(-1, keepdim=True) / count).sqrt()
+    return (x - mean) / (std + eps) * m
+
+
+def normalize_waveform(waveform: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-item normalisation over the valid samples (what wav2vec2 was trained on)."""
+    return masked_standardize(waveform, mask, eps=1e-4)
 
 
 class HFSpeechEncoder(nn.Module):
@@ -85,11 +91,7 @@ class LogMel(nn.Module):
         logmel = torch.log(self.fbank @ spec.abs().pow(2) + 1e-6)  # b f t
         lengths = mask.sum(-1) // self.hop + 1
         frame_mask = torch.arange(logmel.shape[-1], device=logmel.device)[None, :] < lengths[:, None]
-        m = frame_mask[:, None, :].to(logmel.dtype)
-        count = m.sum(-1, keepdim=True).clamp(min=1)
-        mean = (logmel * m).sum(-1, keepdim=True) / count
-        std = ((((logmel - mean) * m) ** 2).sum(-1, keepdim=True) / count).sqrt()
-        return (logmel - mean) / (std + 1e-5) * m, frame_mask
+        return masked_standardize(logmel, frame_mask[:, None, :], eps=1e-5), frame_mask
 
 
 class LiteSpeechEncoder(nn.Module):
