@@ -52,3 +52,10 @@ print(enc.output_dim, float(emb[0] @ emb[1]), float(emb[0] @ emb[2]))
     dim, similar, unrelated = out.stdout.split()[-3:]
     assert int(dim) == 384
     assert float(similar) > float(unrelated) + 0.2
+
+
+def test_import_is_light_and_media_types_load_on_use():
+    code = "import sys, mmempathy; assert 'av' not in sys.modules; print(mmempathy.Timeline.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-1000:]
+    assert out.stdout.strip() == "Timeline"
