@@ -9,7 +9,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
@@ -65,8 +64,8 @@ def compute_loss(
     loss = one(out.logits, labels)
     aux = [
         one(logits[keep], labels[keep])
-        for i, (m, logits) in enumerate(out.modality_logits.items())
-        if (keep := out.present[:, i]).any()
+        for m, logits in out.modality_logits.items()
+        if (keep := out.present[:, out.modalities.index(m)]).any()
     ]
     if aux and aux_weight > 0:
         loss = loss + aux_weight * torch.stack(aux).mean()
@@ -175,11 +174,11 @@ class EmotionFuser(nn.Module):
             probs=probs,
             modality_logits=modality_logits,
             weights=weights,
-            present=present[:, [i for i, m in enumerate(self.modalities) if m in unimodal]],
+            present=present,
+            modalities=list(self.modalities),
         )
         if labels is not None:
             out.loss = compute_loss(out, labels, task=self.config.task, aux_weight=self.config.aux_loss_weight)
-        out.present = present
         return out
 
     def forward(self, batch: Batch, labels: torch.Tensor | None = None) -> FuserOutput:
@@ -390,8 +389,3 @@ class EmotionFuser(nn.Module):
             ]
             raise CheckpointError(f"{file} does not match the model's config: " + " | ".join(p for p in parts if p))
         self.load_state_dict(state, strict=False)
-
-
-def probs_array(results: Sequence[EmotionResult], labels: Sequence[str]) -> np.ndarray:
-    """Stack the fused distributions of results into ``[n, c]`` in ``labels`` order."""
-    return np.array([[r.probs[label] for label in labels] for r in results], dtype=np.float32)

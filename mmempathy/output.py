@@ -22,6 +22,7 @@ class FuserOutput:
         weights: Modality weights ``[b, m]`` from the fusion gate, in the model's modality order;
             zero for absent modalities; rows sum to one.
         present: ``[b, m]`` booleans, which modalities each item had.
+        modalities: The model's modalities, naming the columns of ``weights`` and ``present``.
         loss: Fused loss plus the weighted per-modality losses, when labels were given.
     """
 
@@ -30,6 +31,7 @@ class FuserOutput:
     modality_logits: dict[Modality, torch.Tensor]
     weights: torch.Tensor
     present: torch.Tensor
+    modalities: list[Modality] = field(default_factory=list)
     loss: torch.Tensor | None = None
 
 

@@ -174,3 +174,17 @@ def test_external_frozen_encoder_stays_out_of_checkpoints(tmp_path, wave):
     sample = Sample(text="what a day", audio=wave, sample_rate=16000)
     a, b = model.eval().predict_samples([sample])[0], loaded.predict_samples([sample])[0]
     assert a.probs == pytest.approx(b.probs, abs=2e-3)
+
+
+def test_modality_loss_counts_only_items_that_have_the_modality(wave):
+    from mmempathy.model import compute_loss
+
+    model = EmotionFuser(load_preset("tiny")["config"]).eval()
+    out = model(model.processor.collate([Sample(text="hi", audio=wave, sample_rate=16000), Sample(text="yo")]))
+    labels = torch.tensor([2, 5])
+    ce = torch.nn.functional.cross_entropy
+    text_loss = ce(out.modality_logits[Modality.TEXT], labels)
+    audio_loss = ce(out.modality_logits[Modality.AUDIO][:1], labels[:1])  # the second item has no audio
+    expected = ce(out.logits, labels) + 0.5 * (text_loss + audio_loss) / 2
+    got = compute_loss(out, labels, task="classification", aux_weight=0.5)
+    torch.testing.assert_close(got, expected)

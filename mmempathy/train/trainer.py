@@ -82,11 +82,9 @@ def loss_of(
     fuser: EmotionFuser, out: FuserOutput, labels: torch.Tensor, cfg: TrainConfig, class_weight
 ) -> torch.Tensor:
     """The fused + auxiliary loss with the run's options (see :func:`mmempathy.model.compute_loss`)."""
-    cols = [i for i, m in enumerate(fuser.modalities) if m in out.modality_logits]  # present as the heads ran
-    view = FuserOutput(out.logits, out.probs, out.modality_logits, out.weights, out.present[:, cols])
     aux = fuser.config.aux_loss_weight if cfg.aux_weight is None else cfg.aux_weight
     return compute_loss(
-        view,
+        out,
         labels,
         task=fuser.config.task,
         aux_weight=aux,
