@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from mmempathy.metrics import classification_metrics
 from mmempathy.model import EmotionFuser, compute_loss
 from mmempathy.output import FuserOutput
 from mmempathy.train.cache import FeatureCache, collate_cached
@@ -91,18 +92,6 @@ def loss_of(
         label_smoothing=cfg.label_smoothing,
         class_weight=class_weight,
     )
-
-
-def classification_metrics(preds: torch.Tensor, targets: torch.Tensor, num_classes: int) -> dict[str, float]:
-    """Accuracy, weighted F1 and macro F1 (torchmetrics)."""
-    from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
-
-    kw = {"num_classes": num_classes, "validate_args": False}
-    return {
-        "accuracy": float(multiclass_accuracy(preds, targets, average="micro", **kw)),
-        "f1_weighted": float(multiclass_f1_score(preds, targets, average="weighted", **kw)),
-        "f1_macro": float(multiclass_f1_score(preds, targets, average="macro", **kw)),
-    }
 
 
 def regression_metrics(preds: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
@@ -503,7 +492,8 @@ class Trainer:
         self.fuser.train(was_training)
         scores = {"loss": self.reduce_mean(loss_sum, len(indices))}
         if task == "classification":
-            scores.update(classification_metrics(pred.cpu(), target.cpu(), len(self.fuser.labels)))
+            found = classification_metrics(pred.cpu(), target.cpu(), len(self.fuser.labels))
+            scores.update({k: found[k] for k in ("accuracy", "f1_weighted", "f1_macro")})
         else:
             scores.update(regression_metrics(pred.cpu(), target.cpu()))
         return scores
