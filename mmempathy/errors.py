@@ -13,3 +13,8 @@ class InputError(MMEmpathyError, ValueError):
 
 class CheckpointError(MMEmpathyError, OSError):
     """A checkpoint directory or preset is missing files or does not match the model."""
+
+
+class ConfigError(MMEmpathyError, ValueError):
+    """A configuration (``config.json``, a preset, a training config) has an unknown key, a value of the
+    wrong type or one out of range; the message names the field."""

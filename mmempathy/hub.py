@@ -7,15 +7,25 @@ preset name, then a Hugging Face hub repository (which honours ``HF_HUB_OFFLINE`
 from __future__ import annotations
 
 import json
+import math
+import struct
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mmempathy.errors import CheckpointError
+from mmempathy.errors import CheckpointError, ConfigError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
+# safetensors refuses headers over 100 MB; a header is a few kB per thousand tensors.
+MAX_HEADER_BYTES = 100_000_000
+DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
+# What the first bytes of the usual pickled checkpoints look like (said in errors, never loaded).
+PICKLE_SIGNS = {b"PK\x03\x04": "a zip archive (torch.save)", b"\x80": "a pickle (torch.save / pickle.dump)"}
 
 
 def list_models() -> list[str]:
@@ -61,3 +71,156 @@ def check_checkpoint_dir(path: Path) -> None:
     missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (path / n).is_file()]
     if missing:
         raise CheckpointError(f"checkpoint directory {str(path)!r} lacks {', '.join(missing)}")
+
+
+def read_config(path: Path) -> Any:
+    """The :class:`~mmempathy.config.ModelConfig` stored in a checkpoint directory's ``config.json``.
+
+    Raises:
+        CheckpointError: The file is not JSON, not an mmempathy config, or a field is unknown, of
+            the wrong type or out of range (the message names the file and the field).
+    """
+    from mmempathy.config import ModelConfig
+
+    file = path / CONFIG_NAME
+    try:
+        meta = json.loads(file.read_bytes())
+    except (OSError, ValueError, RecursionError) as err:  # ValueError covers JSON and UTF-8 errors
+        raise CheckpointError(f"{file} is not readable JSON: {err}") from err
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{file} is not an mmempathy config: expected an object with a 'config' object")
+    try:
+        return ModelConfig.from_dict(meta["config"])
+    except ConfigError as err:
+        raise CheckpointError(f"{file} is not a valid mmempathy config: {err}") from err
+
+
+def check_safetensors(file: Path) -> None:
+    """Check that ``file`` is a whole safetensors file, reading only its header (nothing is executed).
+
+    safetensors itself would refuse these files too, but with messages such as "header too large"
+    for a pickle; this names the file and the problem, and runs before anything reads the tensors.
+
+    Raises:
+        CheckpointError: The file is missing, empty, truncated, a pickle or zip archive, or its
+            header is not valid (bad JSON, a negative or non-integer dimension, an unknown dtype,
+            offsets that do not match the shapes or run past the end of the file).
+    """
+    try:
+        size = file.stat().st_size
+        with open(file, "rb") as handle:
+            head = handle.read(8)
+            length = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            raw = handle.read(length) if 0 < length <= min(MAX_HEADER_BYTES, size - 8) else b""
+    except OSError as err:
+        raise CheckpointError(f"cannot read {file}: {err}") from err
+    if size < 8:
+        state = "empty" if size == 0 else "truncated"
+        raise CheckpointError(f"{file} is {state} ({size} bytes): not a safetensors file")
+    if len(raw) != length or length == 0:
+        sign = next((what for magic, what in PICKLE_SIGNS.items() if head.startswith(magic)), None)
+        if sign is not None:
+            raise CheckpointError(f"{file} is {sign}, not safetensors: it is refused (pickles can run code)")
+        raise CheckpointError(
+            f"{file} is truncated or not a safetensors file: its header claims {length} bytes, the file "
+            f"has {size - 8} after the length field"
+        )
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError) as err:
+        raise CheckpointError(f"{file} has a corrupt safetensors header (not JSON: {err})") from err
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{file} has a corrupt safetensors header (not a JSON object)")
+    data_size = size - 8 - length
+    covered = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        problem = _tensor_problem(entry, data_size)
+        if problem:
+            raise CheckpointError(f"{file}: tensor {name!r} in the header {problem}")
+        covered += entry["data_offsets"][1] - entry["data_offsets"][0]
+    if covered != data_size:
+        raise CheckpointError(
+            f"{file} is truncated or padded: its tensors take {covered} bytes, the file holds {data_size}"
+        )
+
+
+def _tensor_problem(entry: Any, data_size: int) -> str:
+    """What is wrong with one header entry of a safetensors file ("" when nothing is)."""
+    if not isinstance(entry, dict):
+        return "is not an object"
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if dtype not in DTYPE_BYTES:
+        return f"has an unknown dtype {dtype!r}"
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        return f"has a shape that is not a list of integers: {shape!r}"
+    if any(d < 0 for d in shape):
+        return f"has a negative dimension: shape {shape}"
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+    ):
+        return f"has invalid data_offsets {offsets!r}"
+    begin, end = offsets
+    if not 0 <= begin <= end <= data_size:
+        return f"points past the end of the file (bytes {begin}..{end} of {data_size}; truncated?)"
+    need = math.prod(shape) * DTYPE_BYTES[dtype]
+    if end - begin != need:
+        return f"takes {end - begin} bytes, but a {dtype} tensor of shape {shape} needs {need}"
+    return ""
+
+
+def load_safetensors(file: Path) -> dict[str, Any]:
+    """The tensors of a checked safetensors file (see :func:`check_safetensors`)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    check_safetensors(file)
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, RuntimeError) as err:  # what the header check cannot see
+        raise CheckpointError(f"{file} is not a valid safetensors file: {err}") from err
+
+
+# Files with which transformers and timm would fall back to torch.load.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+
+def check_encoder_source(config: Any, source: str, modality: str) -> None:
+    """Refuse to load an encoder's pretrained weights from anything but safetensors.
+
+    A local directory (``source``, as the encoder will read it) must hold ``*.safetensors``
+    weights: otherwise transformers would fall back to ``pytorch_model.bin`` and ``torch.load``.
+    A timm ``arch["weights_file"]`` must be a ``.safetensors`` file. Each such file's header is
+    checked. Hub names are left to the hub client (which fetches safetensors when a repository
+    has them). Called before the encoder is built, so a pickle is never even opened.
+
+    Raises:
+        CheckpointError: Naming the directory or file and what it holds instead.
+    """
+    weights_file = config.arch.get("weights_file") if isinstance(config.arch, dict) else None
+    if weights_file:
+        file = Path(str(weights_file))
+        if file.suffix != ".safetensors":
+            raise CheckpointError(
+                f"the {modality} encoder's weights_file {str(file)!r} is not a .safetensors file; only safetensors "
+                "weights are loaded (convert it with safetensors.torch.save_file)"
+            )
+        check_safetensors(file)
+    path = Path(source)
+    if not source or not path.exists():
+        return
+    if not path.is_dir():
+        raise CheckpointError(f"the {modality} encoder's source {source!r} is a file, not a model directory")
+    found = sorted(path.glob("*.safetensors"))
+    if not found:
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        held = f"it holds {', '.join(pickles)} (pickle, refused: pickles can run code)" if pickles else "it holds none"
+        raise CheckpointError(
+            f"the {modality} encoder directory {source!r} has no *.safetensors weights; {held}. Convert the "
+            "weights to safetensors (model.save_pretrained(dir, safe_serialization=True))"
+        )
+    for file in found:
+        check_safetensors(file)

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -20,14 +20,21 @@ from mmempathy.config import ModelConfig
 from mmempathy.encoders import build_encoder
 from mmempathy.encoders.text import resolve_text_source
 from mmempathy.errors import CheckpointError, InputError
-from mmempathy.fusion import CrossModalFusion
+from mmempathy.fusion import CrossModalFusion, confidence_features, late_fusion, masked_mean
 from mmempathy.modality import Modality
-from mmempathy.output import EmotionResult, FuserOutput
+from mmempathy.output import EmotionResult, FuserOutput, incongruity
 from mmempathy.processing import Processor
 from mmempathy.sample import Sample
 
 Batch = dict[Modality, dict[str, torch.Tensor]]
 Encoded = dict[Modality, tuple[torch.Tensor, torch.Tensor]]
+
+
+def _weights_source(modality: Modality, config: Any) -> str:
+    """Where an encoder's pretrained weights load from, as its loader will read it ("" for timm hub names)."""
+    if config.kind != "hf":
+        return ""
+    return resolve_text_source(config.name) if modality is Modality.TEXT else config.name
 
 
 def head(dim: int, outputs: int, dropout: float) -> nn.Sequential:
@@ -92,6 +99,9 @@ class EmotionFuser(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config = ModelConfig.from_dict(config)
+        for m in config.modalities:  # only safetensors ever loads: refuse other weights before any loader sees them
+            if pretrained_encoders or config.encoder(m).external:
+                hub.check_encoder_source(config.encoder(m), _weights_source(m, config.encoder(m)), m.value)
         self.encoders = nn.ModuleDict(
             {
                 m.value: build_encoder(
@@ -101,10 +111,18 @@ class EmotionFuser(nn.Module):
             }
         )
         dims = {m: self.encoders[m.value].output_dim for m in config.modalities}
-        self.fusion = CrossModalFusion(dims, config.fusion)
+        # a segment's face crops are a set of frames, not a sequence
+        self.fusion = CrossModalFusion(dims, config.fusion, sets=(Modality.FACE,))
         n_out, p = len(config.labels), config.fusion.dropout
         self.head = head(config.fusion.dim, n_out, p)
         self.heads = nn.ModuleDict({m.value: head(config.fusion.dim, n_out, p) for m in config.modalities})
+        self.late = config.fusion.mode == "late"
+        if self.late:  # the cross-attention correction enters at zero: training decides how much it adds
+            self.correction_scale = nn.Parameter(torch.zeros(()))
+        # temperatures (fused, then one per modality) and gate biases; set by set_calibration, kept in config.json
+        self.register_buffer("temperatures", torch.ones(1 + len(config.modalities)), persistent=False)
+        self.register_buffer("gate_bias", torch.zeros(len(config.modalities)), persistent=False)
+        self.set_calibration(config.calibration)
         if config.lora:  # adapters are part of the architecture: saved weights hold them
             from mmempathy.train.lora import apply_lora
 
@@ -162,17 +180,58 @@ class EmotionFuser(nn.Module):
             keep[lost] = F.one_hot(choice, len(mods)).bool()
         return {m: (encoded[m][0], encoded[m][1] & keep[:, i, None]) for i, m in enumerate(mods)}
 
+    def set_calibration(self, calibration: dict[str, Any] | None) -> None:
+        """Use fitted temperatures and gate biases (see :func:`mmempathy.calibration.fit_calibration`).
+
+        Args:
+            calibration: ``{"temperature": {"fused": T, "text": T, ...}, "gate_bias": {"text": b, ...}}``
+                (missing entries stay 1 and 0), or ``None`` for none. It is stored in the config, so
+                ``save_pretrained`` ships it with the weights.
+        """
+        calibration = calibration or {}
+        unknown = sorted(set(calibration) - {"temperature", "gate_bias"})
+        if unknown:
+            raise ValueError(f"unknown calibration entries: {', '.join(unknown)}")
+        names = ["fused"] + [m.value for m in self.modalities]
+        temperature = calibration.get("temperature", {})
+        bias = calibration.get("gate_bias", {})
+        if not all(float(temperature.get(n, 1.0)) > 0 for n in names):
+            raise ValueError(f"temperatures must be positive: {temperature}")
+        self.temperatures.copy_(torch.tensor([float(temperature.get(n, 1.0)) for n in names]))
+        self.gate_bias.copy_(torch.tensor([float(bias.get(n, 0.0)) for n in names[1:]]))
+        self.config.calibration = calibration or None
+
     def fuse(self, encoded: Encoded, labels: torch.Tensor | None = None) -> FuserOutput:
         """Fusion and heads on encoder outputs (the part that runs on cached features)."""
-        encoded = self.drop_modalities(encoded)
-        fused, unimodal, weights, present = self.fusion(encoded)
+        classify = self.config.task == "classification"
+        tokens, masks = self.fusion.embed(self.drop_modalities(encoded))
+        modality_logits = {
+            m: self.heads[m.value](masked_mean(tokens[m], masks[m])) for m in self.modalities if m in tokens
+        }
+        index = {m: i for i, m in enumerate(self.modalities)}
+        # each head's calibrated output: log-probabilities (classification) or values (regression)
+        calibrated = {
+            m: (lg.float() / self.temperatures[1 + index[m]]).log_softmax(-1) if classify else lg.float()
+            for m, lg in modality_logits.items()
+        }
+        confidence = {m: confidence_features(c.detach()) for m, c in calibrated.items()} if classify else None
+        fused, weights, present = self.fusion(tokens, masks, confidence, bias=self.gate_bias)
         logits = self.head(fused)
-        modality_logits = {m: self.heads[m.value](unimodal[m]) for m in self.modalities if m in unimodal}
-        probs = logits.float().softmax(-1) if self.config.task == "classification" else logits.float()
+        if self.late:  # the heads' own outputs are mixed as they are: only their aux losses train them
+            stacked = torch.stack(
+                [
+                    calibrated[m].detach() if m in calibrated else logits.new_zeros(logits.shape).float()
+                    for m in self.modalities
+                ],
+                dim=1,
+            )
+            logits = late_fusion(weights, stacked, self.correction_scale * logits.float())
+        probs = (logits.float() / self.temperatures[0]).softmax(-1) if classify else logits.float()
         out = FuserOutput(
             logits=logits,
             probs=probs,
             modality_logits=modality_logits,
+            modality_probs={m: c.exp() if classify else c for m, c in calibrated.items()},
             weights=weights,
             present=present,
             modalities=list(self.modalities),
@@ -249,11 +308,8 @@ class EmotionFuser(nn.Module):
         probs = out.probs.float().cpu().numpy()
         weights = out.weights.float().cpu().numpy()
         present = out.present.cpu().numpy()
-        regression = self.config.task == "regression"
-        mod_probs = {
-            m.value: (lg.float() if regression else lg.float().softmax(-1)).cpu().numpy()
-            for m, lg in out.modality_logits.items()
-        }
+        mod_probs = {m.value: p.float().cpu().numpy() for m, p in out.modality_probs.items()}
+        classify = self.config.task == "classification"
         results = []
         for i in range(len(probs)):
             here = [n for j, n in enumerate(names) if present[i, j]]
@@ -263,6 +319,7 @@ class EmotionFuser(nn.Module):
                     modalities={n: dict(zip(labels, mod_probs[n][i].tolist())) for n in here},
                     weights={n: float(weights[i, j]) for j, n in enumerate(names) if present[i, j]},
                     present=here,
+                    incongruity=incongruity([mod_probs[n][i] for n in here]) if classify else 0.0,
                 )
             )
         return results
@@ -353,11 +410,8 @@ class EmotionFuser(nn.Module):
     @classmethod
     def _from_directory(cls, path: Path) -> EmotionFuser:
         hub.check_checkpoint_dir(path)
-        try:
-            meta = json.loads((path / hub.CONFIG_NAME).read_text())
-            config = ModelConfig.from_dict(meta["config"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise CheckpointError(f"{path / hub.CONFIG_NAME} is not a valid mmempathy config: {err}") from err
+        config = hub.read_config(path)
+        hub.check_safetensors(path / hub.WEIGHTS_NAME)  # before building: a bad file fails fast
         tokenizer = None
         if config.text is not None and config.text.kind == "hf":
             tok_dir = path / hub.TOKENIZER_DIR
@@ -366,13 +420,18 @@ class EmotionFuser(nn.Module):
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
-        model = cls(config, pretrained_encoders=False, tokenizer=tokenizer)
+        try:
+            model = cls(config, pretrained_encoders=False, tokenizer=tokenizer)
+        except CheckpointError:
+            raise
+        except Exception as err:  # `arch` is free-form: transformers and timm raise anything on bad values
+            raise CheckpointError(f"{path / hub.CONFIG_NAME} describes a model that cannot be built: {err}") from err
         model.load_weights(path / hub.WEIGHTS_NAME)
         return model
 
     def load_weights(self, file: str | Path) -> None:
         """Load a ``model.safetensors`` file, with errors that name mismatched or missing tensors."""
-        state = load_file(str(file))
+        state = hub.load_safetensors(Path(file))
         own = self.state_dict()
         wrong = [
             f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
