@@ -1,22 +1,33 @@
-"""Cross-modal attention fusion with a learned modality gate.
+"""Cross-modal attention fusion with a learned modality gate, and late fusion of calibrated heads.
 
 Each present modality's tokens are projected into a shared space and tagged with a modality
-embedding and sinusoidal positions. In every block, the tokens of each modality attend to the
+embedding. Sequences (words, speech frames) also get sinusoidal positions; a modality whose tokens
+are a *set* (the face crops of a segment) is pooled to one token first, so the order and the number
+of repeats of its frames do not matter. In every block, the tokens of each modality attend to the
 tokens of all *other* modalities (cross-attention), then pass a feed-forward layer. Every context
 starts with a learned null token, so a modality that has no partner (only one modality present, or
 the others masked out) attends to it and the softmax never sees an empty key set: any subset of
 modalities works without special cases.
 
-After the blocks, each modality is pooled (masked mean) and a learned gate scores it; the softmax of
-the scores over the *present* modalities gives the modality weights, which mix the pooled vectors
-into the fused vector. These gate weights are what ``EmotionResult.weights`` reports: how much each
+After the blocks, each modality is pooled (masked mean) and a learned gate scores it from its
+pooled vector and from how confident its own head is (top probability, normalised entropy, margin:
+:func:`confidence_features`); the softmax of the scores over the *present* modalities gives the
+modality weights. These gate weights are what ``EmotionResult.weights`` reports: how much each
 modality counted in the fused prediction (absent modalities get exactly zero).
 
-``FusionConfig(mode="concat")`` is the baseline that benchmarks compare against: no cross-attention
-and no gate; the pooled modality vectors (zeros where absent) are concatenated and mixed by an MLP.
-Its weights are uniform over the present modalities, since it has nothing that measures them.
+Three modes (``FusionConfig.mode``):
 
-Letters: ``b`` batch, ``t`` tokens, ``s`` context tokens, ``m`` modalities, ``h`` heads, ``d`` features.
+* ``"late"`` (default): the fused logits are the gate-weighted sum of each present modality's
+  calibrated log-probabilities (a weighted product of experts, :func:`late_fusion`) plus a
+  cross-attention correction whose scale starts at zero. With one modality the fused answer *is*
+  that modality's; the correction only moves it where training showed the mixture to be wrong.
+* ``"attention"``: the gate mixes the pooled vectors and the fused head reads the mixture.
+* ``"concat"``: the baseline benchmarks compare against: no cross-attention and no gate; the pooled
+  modality vectors (zeros where absent) are concatenated and mixed by an MLP. Its weights are
+  uniform over the present modalities, since it has nothing that measures them.
+
+Letters: ``b`` batch, ``t`` tokens, ``s`` context tokens, ``m`` modalities, ``h`` heads, ``d`` features,
+``c`` classes.
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ from torch import nn
 
 from mmempathy.config import FusionConfig
 from mmempathy.modality import Modality
+
+FUSION_MODES = ("late", "attention", "concat")
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -133,28 +146,63 @@ class CrossModalBlock(nn.Module):
         return out
 
 
+CONFIDENCE_FEATURES = 3  # what confidence_features gives per modality
+
+
+def confidence_features(log_probs: torch.Tensor) -> torch.Tensor:
+    """How sure a head is: ``[b, c]`` log-probabilities -> ``[b, 3]`` (top probability, entropy
+    normalised to [0, 1], margin between the two best classes)."""
+    probs = log_probs.exp()
+    top2 = probs.topk(min(2, probs.shape[-1]), dim=-1).values
+    entropy = -(probs * log_probs).sum(-1) / math.log(probs.shape[-1])
+    margin = top2[:, 0] - top2[:, -1]
+    return torch.stack((top2[:, 0], entropy, margin), dim=-1)
+
+
+def late_fusion(weights: torch.Tensor, log_probs: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
+    """Gate-weighted sum of the modalities' log-probabilities plus a correction.
+
+    Args:
+        weights: ``[b, m]`` gate weights (zero for absent modalities, rows sum to one).
+        log_probs: ``[b, m, c]`` each modality's calibrated log-probabilities (any finite values where
+            the modality is absent: they get weight zero).
+        correction: ``[b, c]`` the cross-attention path's logits, already scaled.
+
+    Returns:
+        The fused logits ``[b, c]``.
+    """
+    return torch.einsum("b m, b m c -> b c", weights, log_probs) + correction
+
+
 class CrossModalFusion(nn.Module):
     """Projects encoder tokens, runs the cross-modal blocks, and gates the pooled modalities.
+
+    Use in two steps, so that a caller can read each modality's own pooled vector (what the
+    per-modality heads see) before the gate needs the heads' confidence: :meth:`embed`, then
+    ``forward``.
 
     Example:
         >>> from mmempathy.config import FusionConfig
         >>> fusion = CrossModalFusion({Modality.TEXT: 32, Modality.AUDIO: 16}, FusionConfig(dim=32, depth=1))
-        >>> tokens = {Modality.TEXT: (torch.randn(2, 5, 32), torch.ones(2, 5, dtype=torch.bool))}
-        >>> fused, unimodal, weights, present = fusion(tokens)
+        >>> tokens, masks = fusion.embed({Modality.TEXT: (torch.randn(2, 5, 32), torch.ones(2, 5, dtype=torch.bool))})
+        >>> fused, weights, present = fusion(tokens, masks)
         >>> fused.shape, weights.shape
         (torch.Size([2, 32]), torch.Size([2, 2]))
     """
 
-    def __init__(self, input_dims: dict[Modality, int], config: FusionConfig) -> None:
+    def __init__(
+        self, input_dims: dict[Modality, int], config: FusionConfig, *, sets: tuple[Modality, ...] = ()
+    ) -> None:
         super().__init__()
         self.modalities = [m for m in Modality if m in input_dims]
+        self.sets = set(sets)
         dim = config.dim
         self.project = nn.ModuleDict({m.value: nn.Linear(d, dim) for m, d in input_dims.items()})
         self.modality_embedding = nn.ParameterDict(
             {m.value: nn.Parameter(torch.randn(dim) * 0.02) for m in self.modalities}
         )
-        if config.mode not in ("attention", "concat"):
-            raise ValueError(f"fusion mode must be 'attention' or 'concat', not {config.mode!r}")
+        if config.mode not in FUSION_MODES:
+            raise ValueError(f"fusion mode must be one of {', '.join(FUSION_MODES)}, not {config.mode!r}")
         self.concat = config.mode == "concat"
         depth = 0 if self.concat else config.depth
         self.blocks = nn.ModuleList(CrossModalBlock(self.modalities, config) for _ in range(depth))
@@ -168,32 +216,58 @@ class CrossModalFusion(nn.Module):
         self.gate = nn.ModuleDict(
             {m.value: nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1)) for m in self.modalities}
         )
+        # the gate also reads each head's confidence (zero-initialised: it starts from the features alone)
+        self.gate_confidence = nn.ModuleDict({m.value: nn.Linear(CONFIDENCE_FEATURES, 1) for m in self.modalities})
+        for layer in self.gate_confidence.values():
+            nn.init.zeros_(layer.weight)
         self.norm = nn.LayerNorm(dim)
 
-    def forward(
-        self, encoded: dict[Modality, tuple[torch.Tensor, torch.Tensor]]
-    ) -> tuple[torch.Tensor, dict[Modality, torch.Tensor], torch.Tensor, torch.Tensor]:
-        """Fuse the encoded modalities that are given (any non-empty subset).
+    def embed(self, encoded: dict[Modality, tuple[torch.Tensor, torch.Tensor]]) -> tuple[dict, dict]:
+        """Project each given modality into the shared space: ``({m: [b, t, d]}, {m: [b, t]})``.
 
-        Returns:
-            The fused vector ``[b, d]``; each modality's pooled vector *before* fusion ``{m: [b, d]}``
-            (what the per-modality heads read); modality weights ``[b, m]`` over all of the model's
-            modalities (zero where absent); and presence ``[b, m]``.
-        """
+        A set modality comes out as one token (the masked mean of its projected frames)."""
         tokens, masks = {}, {}
         for m, (x, mask) in encoded.items():
             x = self.project[m.value](x) + self.modality_embedding[m.value]
-            tokens[m] = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
-            masks[m] = mask
-        unimodal = {m: masked_mean(tokens[m], masks[m]) for m in tokens}
+            if m in self.sets:
+                x, mask = masked_mean(x, mask)[:, None], mask.any(-1, keepdim=True)
+            else:
+                x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
+            tokens[m], masks[m] = x, mask
+        return tokens, masks
+
+    def forward(
+        self,
+        tokens: dict[Modality, torch.Tensor],
+        masks: dict[Modality, torch.Tensor],
+        confidence: dict[Modality, torch.Tensor] | None = None,
+        bias: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Fuse the embedded modalities that are given (any non-empty subset).
+
+        Args:
+            tokens: From :meth:`embed`.
+            masks: From :meth:`embed`.
+            confidence: ``{m: [b, 3]}`` :func:`confidence_features` of each modality's own head.
+            bias: ``[m]`` added to the gate's scores (a per-modality reliability fitted on dev data).
+
+        Returns:
+            The fused vector ``[b, d]``, modality weights ``[b, m]`` over all of the model's
+            modalities (zero where absent) and presence ``[b, m]``.
+        """
         for block in self.blocks:
             tokens = block(tokens, masks)
         some = next(iter(tokens.values()))
         pooled, present, scores = [], [], []
-        for m in self.modalities:
+        for i, m in enumerate(self.modalities):
             if m in tokens:
                 vec, here = masked_mean(tokens[m], masks[m]).float(), masks[m].any(-1)
-                score = self.gate[m.value](vec).squeeze(-1).masked_fill(~here, float("-inf"))
+                score = self.gate[m.value](vec).squeeze(-1)
+                if confidence is not None and m in confidence:
+                    score = score + self.gate_confidence[m.value](confidence[m].float()).squeeze(-1)
+                if bias is not None:
+                    score = score + bias[i]
+                score = score.masked_fill(~here, float("-inf"))
             else:
                 vec = some.new_zeros(some.shape[0], some.shape[-1], dtype=torch.float32)
                 here = torch.zeros(some.shape[0], dtype=torch.bool, device=some.device)
@@ -202,8 +276,8 @@ class CrossModalFusion(nn.Module):
         pooled, present, scores = torch.stack(pooled, 1), torch.stack(present, 1), torch.stack(scores, 1)
         if self.concat:
             weights = present.float() / present.sum(-1, keepdim=True).clamp(min=1)
-            return self.norm(self.mix(rearrange(pooled, "b m d -> b (m d)"))), unimodal, weights, present
+            return self.norm(self.mix(rearrange(pooled, "b m d -> b (m d)"))), weights, present
         # an item with no modality at all is rejected before it gets here; guard the softmax anyway
         weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
         fused = self.norm(torch.einsum("b m, b m d -> b d", weights, pooled))
-        return fused, unimodal, weights, present
+        return fused, weights, present

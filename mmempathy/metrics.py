@@ -67,6 +67,25 @@ def classification_metrics(preds: ArrayLike, targets: ArrayLike, num_classes: in
     }
 
 
+def expected_calibration_error(probs: ArrayLike, targets: ArrayLike, *, n_bins: int = 15) -> float:
+    """Expected calibration error (Guo et al. 2017): the support-weighted mean gap between the top
+    probability and the accuracy within ``n_bins`` equal-width confidence bins.
+
+    Args:
+        probs: Probabilities ``[N, C]`` (rows sum to one).
+        targets: True class indices ``[N]``.
+        n_bins: Confidence bins over [0, 1] (15 is the usual choice).
+
+    Example:
+        >>> round(expected_calibration_error([[0.9, 0.1], [0.9, 0.1]], [0, 1]), 2)
+        0.4
+    """
+    p, t = _tensor(probs, torch.float32), _tensor(targets).long()
+    if p.ndim != 2 or t.shape != p.shape[:1]:
+        raise ValueError(f"probs must be [N, C] and targets [N]; got {tuple(p.shape)}, {tuple(t.shape)}")
+    return C.multiclass_calibration_error(p, t, num_classes=p.shape[1], n_bins=n_bins, norm="l1").item()
+
+
 def sentiment_metrics(
     preds: ArrayLike, targets: ArrayLike, *, threshold: float = 0.0, acc7: bool = False
 ) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from mmempathy.modality import Modality
@@ -19,6 +20,8 @@ class FuserOutput:
         probs: Softmax of ``logits`` (classification) or the logits themselves (regression).
         modality_logits: Each present modality's own head output ``{m: [b, c]}``, read from that
             modality alone, before fusion.
+        modality_probs: The same as calibrated probabilities (each head's temperature applied), or
+            the values themselves (regression).
         weights: Modality weights ``[b, m]`` from the fusion gate, in the model's modality order;
             zero for absent modalities; rows sum to one.
         present: ``[b, m]`` booleans, which modalities each item had.
@@ -29,6 +32,7 @@ class FuserOutput:
     logits: torch.Tensor
     probs: torch.Tensor
     modality_logits: dict[Modality, torch.Tensor]
+    modality_probs: dict[Modality, torch.Tensor]
     weights: torch.Tensor
     present: torch.Tensor
     modalities: list[Modality] = field(default_factory=list)
@@ -45,6 +49,8 @@ class EmotionResult:
         modalities: Each present modality's own distribution, ``{"text": {...}, ...}``.
         weights: How much each modality counted in the fused result (the fusion gate); sums to one.
         present: The modalities the item had.
+        incongruity: How much the present modalities disagree, from 0 (the same distribution, or
+            one modality) to 1 (certain of different classes): see :func:`incongruity`.
 
     Example:
         >>> r = EmotionResult(probs={"joy": 0.7, "anger": 0.3}, modalities={}, weights={"text": 1.0}, present=["text"])
@@ -56,6 +62,7 @@ class EmotionResult:
     modalities: dict[str, dict[str, float]]
     weights: dict[str, float]
     present: list[str] = field(default_factory=list)
+    incongruity: float = 0.0
 
     @property
     def label(self) -> str:
@@ -74,9 +81,31 @@ class EmotionResult:
             "modalities": {k: dict(v) for k, v in self.modalities.items()},
             "weights": dict(self.weights),
             "present": list(self.present),
+            "incongruity": self.incongruity,
         }
 
     def __repr__(self) -> str:
         best = ", ".join(f"{k}={v:.2f}" for k, v in self.top(3))
         weights = ", ".join(f"{k}={v:.2f}" for k, v in self.weights.items())
-        return f"EmotionResult({best} | weights: {weights})"
+        return f"EmotionResult({best} | weights: {weights} | incongruity: {self.incongruity:.2f})"
+
+
+def incongruity(distributions: list[Any]) -> float:
+    """Generalised Jensen-Shannon divergence of the modalities' distributions, divided by its
+    maximum (log of their number), so 0 means agreement and 1 means each is certain of a different
+    class. Fewer than two distributions: 0.
+
+    Example:
+        >>> round(incongruity([[1.0, 0.0], [0.0, 1.0]]), 3), round(incongruity([[0.5, 0.5], [0.5, 0.5]]), 3)
+        (1.0, 0.0)
+    """
+    if len(distributions) < 2:
+        return 0.0
+    p = np.clip(np.asarray(distributions, dtype=np.float64), 0.0, None)
+    p = p / p.sum(-1, keepdims=True)
+
+    def entropy(q: np.ndarray) -> np.ndarray:
+        return -(q * np.log(np.where(q > 0, q, 1.0))).sum(-1)
+
+    jsd = entropy(p.mean(0)) - entropy(p).mean()
+    return float(np.clip(jsd / np.log(len(p)), 0.0, 1.0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from mmempathy.config import FusionConfig
-from mmempathy.fusion import CrossAttention, CrossModalFusion
+from mmempathy.fusion import CrossAttention, CrossModalFusion, confidence_features, late_fusion
 from mmempathy.modality import Modality
 
 DIMS = {Modality.TEXT: 12, Modality.AUDIO: 8, Modality.FACE: 10}
@@ -16,9 +16,11 @@ def encoded(batch=2, lengths=(5, 7, 3)):
     return {m: (torch.randn(batch, t, DIMS[m]), torch.ones(batch, t, dtype=torch.bool)) for m, t in zip(DIMS, lengths)}
 
 
-def fusion():
+def fusion(mode="attention", sets=()):
     torch.manual_seed(0)
-    return CrossModalFusion(DIMS, FusionConfig(dim=16, depth=2, heads=2, dim_head=8, dropout=0.0)).eval()
+    config = FusionConfig(mode=mode, dim=16, depth=2, heads=2, dim_head=8, dropout=0.0)
+    module = CrossModalFusion(DIMS, config, sets=sets).eval()
+    return lambda enc, **kw: module(*module.embed(enc), **kw)
 
 
 def test_masked_tokens_do_not_matter():
@@ -34,9 +36,8 @@ def test_any_subset_and_absent_weights():
     f = fusion()
     full = encoded()
     for keep in ([Modality.TEXT], [Modality.AUDIO, Modality.FACE], list(DIMS)):
-        fused, unimodal, weights, present = f({m: full[m] for m in keep})
+        fused, weights, present = f({m: full[m] for m in keep})
         assert fused.shape == (2, 16) and torch.isfinite(fused).all()
-        assert set(unimodal) == set(keep)
         idx = [i for i, m in enumerate(DIMS) if m not in keep]
         assert (weights[:, idx] == 0).all()
         torch.testing.assert_close(weights.sum(-1), torch.ones(2))
@@ -45,7 +46,7 @@ def test_any_subset_and_absent_weights():
 def test_item_without_a_modality_gets_zero_weight():
     f, enc = fusion(), encoded()
     enc[Modality.FACE][1][1] = False  # second item has no face
-    _, _, weights, present = f(enc)
+    _, weights, present = f(enc)
     assert present[1].tolist() == [True, True, False] and weights[1, 2] == 0 and weights[0, 2] > 0
 
 
@@ -72,6 +73,45 @@ def test_concat_baseline():
     f = CrossModalFusion(DIMS, FusionConfig(mode="concat", dim=16, dropout=0.0)).eval()
     enc = encoded()
     enc[Modality.FACE][1][1] = False
-    fused, _, weights, present = f(enc)
+    fused, weights, present = f(*f.embed(enc))
     assert fused.shape == (2, 16) and len(f.blocks) == 0
     torch.testing.assert_close(weights[1], torch.tensor([0.5, 0.5, 0.0]))
+
+
+def test_set_modality_ignores_order_and_repeats():
+    """Frames of a set modality (faces) are pooled: shuffling or repeating them changes nothing."""
+    f, enc = fusion(sets=(Modality.FACE,)), encoded()
+    x, mask = enc[Modality.FACE]
+    base = f(enc)[0]
+    enc[Modality.FACE] = (x.flip(1), mask)
+    torch.testing.assert_close(f(enc)[0], base)
+    one = {**enc, Modality.FACE: (x[:, :1], mask[:, :1])}
+    eight = {**enc, Modality.FACE: (x[:, :1].repeat(1, 8, 1), mask[:, :1].repeat(1, 8))}
+    torch.testing.assert_close(f(one)[0], f(eight)[0])
+
+
+def test_gate_reads_confidence_and_bias():
+    """A gate bias moves weight towards a modality; confidence features enter the score."""
+    f, enc = fusion(mode="late"), encoded()
+    _, w0, _ = f(enc)
+    _, w1, _ = f(enc, bias=torch.tensor([3.0, 0.0, 0.0]))
+    assert (w1[:, 0] > w0[:, 0]).all()
+    torch.manual_seed(1)
+    module = CrossModalFusion(DIMS, FusionConfig(dim=16, depth=1, heads=2, dim_head=8, dropout=0.0)).eval()
+    for layer in module.gate_confidence.values():
+        torch.nn.init.normal_(layer.weight)
+    tokens, masks = module.embed(enc)
+    sure = {m: torch.tensor([[1.0, 0.0, 1.0]]).repeat(2, 1) for m in DIMS}
+    unsure = dict(sure, **{Modality.TEXT: torch.tensor([[0.3, 1.0, 0.0]]).repeat(2, 1)})
+    assert not torch.allclose(module(tokens, masks, sure)[1], module(tokens, masks, unsure)[1])
+
+
+def test_confidence_features_and_late_fusion():
+    lp = torch.log(torch.tensor([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]]).clamp(min=1e-12))
+    feats = confidence_features(lp)
+    torch.testing.assert_close(feats[0], torch.tensor([1.0, 0.0, 1.0]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(feats[1], torch.tensor([1 / 3, 1.0, 0.0]), atol=1e-4, rtol=0)
+    # one modality with all the weight: the fused logits are its log-probabilities
+    w = torch.tensor([[1.0, 0.0]])
+    lps = torch.randn(1, 2, 4).log_softmax(-1)
+    torch.testing.assert_close(late_fusion(w, lps, torch.zeros(1, 4)), lps[:, 0])

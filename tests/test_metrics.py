@@ -12,6 +12,7 @@ from mmempathy.metrics import (
     aggregate_seeds,
     bootstrap_ci,
     classification_metrics,
+    expected_calibration_error,
     plot_confusion_matrix,
     sentiment_metrics,
 )
@@ -104,3 +105,19 @@ def test_confusion_png(tmp_path):
     assert image[..., :3].std() > 0.05  # not blank
     counts = plot_confusion_matrix(cm, ["a", "b", "c"], tmp_path / "counts.png", normalize=False)
     assert counts.is_file()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ece_matches_a_direct_computation(seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(300, 5)) * 3
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    targets = rng.integers(0, 5, 300)
+    conf, pred = probs.max(1), probs.argmax(1)
+    edges = np.linspace(0, 1, 16)
+    gap = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            gap += inside.mean() * abs(conf[inside].mean() - (pred[inside] == targets[inside]).mean())
+    assert expected_calibration_error(probs, targets) == pytest.approx(gap, abs=1e-5)

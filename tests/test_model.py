@@ -73,15 +73,20 @@ def test_predict_batch_api_matches_samples(tiny, wave):
 
 def test_gradients_reach_every_part(wave, face_crops):
     model = EmotionFuser(load_preset("tiny")["config"]).train()
+    assert model.late and model.correction_scale.item() == 0.0  # late fusion starts as the heads' mixture
+    with torch.no_grad():  # as after a first optimizer step: the correction path then gets gradients too
+        model.correction_scale.fill_(0.5)
     batch = model.processor.collate([sample_with(list(Modality), wave, face_crops)] * 2)
     out = model(batch, labels=torch.tensor([0, 3]))
     out.loss.backward()
+    assert model.correction_scale.grad is not None
     for part in (
         "encoders.text",
         "encoders.audio",
         "encoders.face",
         "fusion.blocks",
-        "fusion.gate",
+        "fusion.gate.",
+        "fusion.gate_confidence",
         "head.",
         "heads.text",
         "heads.audio",

@@ -1,0 +1,116 @@
+"""Calibration: temperatures and gate biases fitted on dev data, applied, saved and reloaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mmempathy import EmotionFuser, Modality, Sample
+from mmempathy.calibration import collect_outputs, fit_calibration, fit_gate_bias, fit_temperature
+from mmempathy.hub import load_preset
+from mmempathy.metrics import expected_calibration_error
+from mmempathy.output import incongruity
+
+
+def test_temperature_recovers_a_known_scale():
+    """Labels drawn from softmax(z); the model reports 3 z: the fitted temperature is about 3."""
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(4000, 5, generator=gen) * 2
+    labels = torch.multinomial(z.softmax(-1), 1, generator=gen).squeeze(-1)
+    t = fit_temperature(3 * z, labels)
+    assert t == pytest.approx(3.0, rel=0.1)
+    before = expected_calibration_error((3 * z).softmax(-1), labels)
+    after = expected_calibration_error((3 * z / t).softmax(-1), labels)
+    assert after < before / 2
+
+
+def test_gate_bias_moves_weight_to_the_reliable_modality():
+    """Two modalities with equal gate weights: one is right, the other is confidently random."""
+    gen = torch.Generator().manual_seed(0)
+    n, c = 400, 4
+    labels = torch.randint(0, c, (n,), generator=gen)
+    good = torch.nn.functional.one_hot(labels, c).float() * 3
+    bad = torch.nn.functional.one_hot(torch.randint(0, c, (n,), generator=gen), c).float() * 3
+    weights = torch.full((n, 2), 0.5)
+    present = torch.ones(n, 2, dtype=torch.bool)
+    lp = torch.stack([good.log_softmax(-1), bad.log_softmax(-1)], 1)
+    logits = torch.einsum("b m, b m c -> b c", weights, lp)
+    outputs = {
+        "labels": labels,
+        "logits": logits,
+        "weights": weights,
+        "present": present,
+        "modality_logits": {"text": good, "audio": bad},
+    }
+    bias = fit_gate_bias(outputs, ["text", "audio"], {"text": 1.0, "audio": 1.0})
+    assert bias["text"] > bias["audio"] + 1.0
+
+
+@pytest.fixture(scope="module")
+def dev_samples():
+    rng = np.random.default_rng(0)
+    words = ["great", "awful", "fine", "scary", "wow", "ugh", "calm"]
+    return [
+        Sample(
+            text=words[i % 7],
+            audio=rng.normal(size=8000).astype(np.float32) * 0.1,
+            sample_rate=16000,
+            faces=rng.integers(0, 255, (2, 32, 32, 3), dtype=np.uint8),
+            label=i % 7,
+        )
+        for i in range(42)
+    ]
+
+
+def test_fit_calibration_applies_saves_and_reloads(dev_samples, tmp_path):
+    torch.manual_seed(0)
+    model = EmotionFuser(load_preset("tiny")["config"]).eval()
+    model.config.trained = True
+    calibration = fit_calibration(model, dev_samples, batch_size=16)
+    names = {"fused", *(m.value for m in model.modalities)}
+    assert set(calibration["temperature"]) == names
+    assert set(calibration["gate_bias"]) == {m.value for m in model.modalities}
+    assert model.config.calibration == calibration
+    assert all(t > 0 for t in calibration["temperature"].values())
+    # the temperatures are really applied: a modality's reported distribution is softmax(logits / T)
+    out = collect_outputs(model, dev_samples[:4])
+    got = model.predict_samples(dev_samples[:4])
+    t_text = calibration["temperature"]["text"]
+    want = (out["modality_logits"]["text"] / t_text).softmax(-1).numpy()
+    assert [r.modalities["text"][model.labels[0]] for r in got] == pytest.approx(want[:, 0].tolist(), abs=1e-4)
+    model.save_pretrained(tmp_path / "ckpt")
+    again = EmotionFuser.from_pretrained(tmp_path / "ckpt", device="cpu")
+    assert again.config.calibration == calibration
+    assert again.predict_samples(dev_samples[:4])[0].probs == pytest.approx(got[0].probs, abs=1e-5)
+
+
+def test_bad_calibration_is_refused():
+    model = EmotionFuser(load_preset("tiny")["config"])
+    with pytest.raises(ValueError, match="positive"):
+        model.set_calibration({"temperature": {"text": 0.0}})
+    with pytest.raises(ValueError, match="unknown"):
+        model.set_calibration({"temperatures": {}})
+
+
+def test_single_modality_late_fusion_is_that_modality(tiny, wave):
+    """With one modality and no correction, the fused distribution equals that head's (same argmax)."""
+    assert tiny.late and tiny.correction_scale.item() == 0.0
+    r = tiny.predict(audio=wave, sample_rate=16000)
+    assert r.probs == pytest.approx(r.modalities["audio"], abs=1e-5)
+    assert r.incongruity == 0.0
+
+
+def test_incongruity_bounds():
+    assert incongruity([[0.2, 0.8]]) == 0.0
+    assert incongruity([[1, 0, 0], [0, 1, 0], [0, 0, 1]]) == pytest.approx(1.0)
+    assert 0 < incongruity([[0.7, 0.3], [0.4, 0.6]]) < 0.2
+    assert incongruity([[0.5, 0.5], [0.5, 0.5]]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_result_reports_incongruity(tiny, wave, face_crops):
+    r = tiny.predict(text="so happy", audio=wave, sample_rate=16000, faces=face_crops)
+    assert 0.0 <= r.incongruity <= 1.0
+    assert r.incongruity == pytest.approx(incongruity([list(d.values()) for d in r.modalities.values()]), abs=1e-6)
+    assert r.to_dict()["incongruity"] == r.incongruity
+    assert Modality.TEXT.value in r.modalities
