@@ -23,7 +23,7 @@ T = TypeVar("T")
 class EncoderConfig:
     """Fields every encoder shares."""
 
-    kind: str = "hf"  # which implementation: "hf", "timm", "lite" or "features" (per modality, see below)
+    kind: str = "hf"  # which implementation: "hf", "timm", "lite", "whisper" or "features" (per modality, see below)
     name: str = ""  # hub name or local directory of pretrained weights ("" for project-defined encoders)
     arch: dict[str, Any] = field(default_factory=dict)  # architecture overrides; filled in full on save
     freeze: bool = False  # freeze the encoder's weights
@@ -45,13 +45,18 @@ class TextEncoderConfig(EncoderConfig):
 
 @dataclass
 class SpeechEncoderConfig(EncoderConfig):
-    """wav2vec2 / HuBERT / WavLM through transformers (``"hf"``), a small log-mel network (``"lite"``)."""
+    """wav2vec2 / HuBERT / WavLM through transformers (``"hf"``), a small log-mel network (``"lite"``),
+    or Whisper's encoder (``"whisper"``, :mod:`mmempathy.encoders.whisper`)."""
 
     name: str = "facebook/wav2vec2-base"
     sample_rate: int = 16000  # the rate every waveform is resampled to
     max_seconds: float = 20.0  # longer waveforms are cut (with a warning)
     n_mels: int = 64  # kind "lite": mel bands
     depth: int = 2  # kind "lite": transformer layers after the convolutional front end
+    layer: int = -1  # kind "whisper": hidden state returned (0 = front end, -1 = top); higher layers are not run
+    layer_mix: bool = False  # kind "whisper": a learned softmax-weighted sum of hidden states 0..layer instead
+    # kind "whisper": pad each clip with silence to this many seconds (30: as Whisper was trained); 0: no padding
+    pad_seconds: float = field(default=0.0, metadata={"range": (0, 30, False)})
 
 
 @dataclass
@@ -153,7 +158,8 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "unfreeze_top": (0, None, False),
     "input_dim": (0, None, False),
 }
-CHOICES: dict[str, tuple[Any, ...]] = {"channels": (1, 3), "mode": ("late", "attention", "concat")}
+FUSION_MODES = ("late", "attention", "concat")  # FusionConfig.mode, best first
+CHOICES: dict[str, tuple[Any, ...]] = {"channels": (1, 3), "mode": FUSION_MODES}
 
 
 def coerce(cls: type[T], value: T | dict[str, Any]) -> T:

@@ -39,10 +39,8 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
-from mmempathy.config import FusionConfig
+from mmempathy.config import FUSION_MODES, FusionConfig
 from mmempathy.modality import Modality
-
-FUSION_MODES = ("late", "attention", "concat")
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -182,7 +180,7 @@ class CrossModalFusion(nn.Module):
     ``forward``.
 
     Example:
-        >>> from mmempathy.config import FusionConfig
+        >>> from mmempathy.config import FUSION_MODES, FusionConfig
         >>> fusion = CrossModalFusion({Modality.TEXT: 32, Modality.AUDIO: 16}, FusionConfig(dim=32, depth=1))
         >>> tokens, masks = fusion.embed({Modality.TEXT: (torch.randn(2, 5, 32), torch.ones(2, 5, dtype=torch.bool))})
         >>> fused, weights, present = fusion(tokens, masks)

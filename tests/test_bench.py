@@ -37,6 +37,9 @@ def check_outputs(summary: dict, seeds: int = 1) -> dict:
         assert confusion.shape == (n_classes, n_classes) and confusion.sum() == data["sizes"]["test"]
         ci = run["ci"][data["metric"]]
         assert ci["low"] <= ci["value"] <= ci["high"]
+        if data["task"] == "classification":  # each head beside the fused one, before and after calibration on dev
+            assert set(run["heads"]) == {"uncalibrated", "calibrated"} and "fused" in run["heads"]["calibrated"]
+            assert 0.0 <= run["test"]["ece"] <= 1.0 and run["calibration"]["temperature"]["fused"] > 0
     table = open(f"{folder}/results.md").read()
     assert "(ours," in table and all(p["method"] in table for p in data["published"])
     with open(f"{folder}/confusion.png", "rb") as f:
@@ -183,7 +186,7 @@ def test_cli_fills_the_config_and_reports_user_errors(tmp_path, capsys):
     )
     assert args.func(args) == 0
     assert "| result | metric |" in capsys.readouterr().out
-    config = json.loads((tmp_path / "o" / "meld" / "tiny-text-attention" / "config.json").read_text())
+    config = json.loads((tmp_path / "o" / "meld" / "tiny-text-late" / "config.json").read_text())
     assert config["train"]["lr_fusion"] == 0.002 and config["train"]["epochs"] == 1
     bad = parser.parse_args(["bench", "meld", "--data-dir", str(root), "--set", "no_such_field=1"])
     with pytest.raises(InputError, match="no_such_field"):
@@ -205,7 +208,7 @@ def test_model_from_a_checkpoint_directory_starts_from_its_encoders(tmp_path):
         text_layers=1,
         train={"lr_encoder": 0.0, "weight_decay": 0.0},
     )
-    assert second["variant"] == "best-text-attention-text-ft1"
+    assert second["variant"] == "best-text-late-text-ft1"
     # the top layer was trained in the first run (so it differs from any fresh initialisation); with the
     # encoder's learning rate at zero it must come out of the second run exactly as the checkpoint had it
     before = load_file(f"{checkpoint}/model.safetensors")

@@ -37,10 +37,17 @@ from torch.utils.data import DataLoader
 
 from mmempathy import hub
 from mmempathy.bench.recipes import Recipe, get_recipe
-from mmempathy.config import ModelConfig, TextEncoderConfig, coerce
+from mmempathy.calibration import fit_calibration
+from mmempathy.config import FUSION_MODES, ModelConfig, TextEncoderConfig, coerce
 from mmempathy.data import EmotionDataset, get_dataset
 from mmempathy.errors import InputError
-from mmempathy.metrics import aggregate_seeds, bootstrap_ci, classification_metrics, plot_confusion_matrix
+from mmempathy.metrics import (
+    aggregate_seeds,
+    bootstrap_ci,
+    classification_metrics,
+    expected_calibration_error,
+    plot_confusion_matrix,
+)
 from mmempathy.modality import Modality
 from mmempathy.model import EmotionFuser
 from mmempathy.sample import Sample
@@ -59,7 +66,8 @@ class BenchConfig:
     model: str = "lite"  # preset name or checkpoint directory whose encoders the model starts from
     seeds: int = 1  # runs with seeds 0..seeds-1; test metrics are aggregated over them
     modalities: tuple[str, ...] | None = None  # a subset of the recipe's modalities (None: all)
-    fusion: str = "attention"  # "attention" (cross-modal fusion) or "concat" (the baseline)
+    fusion: str = "late"  # "late" (gated calibrated heads), "attention" (gated features) or "concat" (baseline)
+    calibrate: bool = True  # fit temperatures (and late fusion's gate biases) on dev before testing
     text_layers: int = 0  # 0: frozen text encoder on cached token states; N: fine-tune its top N layers
     epochs: int | None = None  # override the recipe's epochs
     batch_size: int | None = None  # override the recipe's batch size
@@ -77,7 +85,7 @@ class BenchConfig:
             self.modalities = tuple(self.modalities)
         checks = {
             "seeds must be >= 1": self.seeds >= 1,
-            "fusion must be 'attention' or 'concat'": self.fusion in ("attention", "concat"),
+            f"fusion must be one of {', '.join(FUSION_MODES)}": self.fusion in FUSION_MODES,
             "text_layers must be >= 0": self.text_layers >= 0,
             "limit must be >= 0": self.limit >= 0,
             "epochs must be >= 1": self.epochs is None or self.epochs >= 1,
@@ -276,8 +284,9 @@ def train_config(recipe: Recipe, cfg: BenchConfig, seed: int, run_dir: Path) -> 
 
 
 @torch.no_grad()
-def predict(fuser: EmotionFuser, data: Any, *, batch_size: int, num_workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fused probabilities ``[n, c]`` and labels ``[n]`` of labelled ``data``, in order."""
+def predict(fuser: EmotionFuser, data: Any, *, batch_size: int, num_workers: int) -> dict[str, np.ndarray]:
+    """Probabilities of labelled ``data``, in order: ``fused`` ``[n, c]``, each modality's own head
+    (``text``, ``audio``, ``face``; NaN rows where an item lacks it) and ``labels`` ``[n]``."""
     fuser.eval()
     device = fuser.device
     loader = DataLoader(
@@ -288,26 +297,50 @@ def predict(fuser: EmotionFuser, data: Any, *, batch_size: int, num_workers: int
         collate_fn=LabelledCollate(fuser.processor, fuser.config.task),
     )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    probs, labels = [], []
+    columns: dict[str, list[np.ndarray]] = {"fused": [], "labels": [], **{m.value: [] for m in fuser.modalities}}
     for batch, target in loader:
         batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
         with autocast:
-            probs.append(fuser(batch).probs.float().cpu().numpy())
-        labels.append(target.numpy())
-    return np.concatenate(probs), np.concatenate(labels)
+            out = fuser(batch)
+        columns["fused"].append(out.probs.float().cpu().numpy())
+        columns["labels"].append(target.numpy())
+        for i, m in enumerate(out.modalities):
+            probs = np.full(out.probs.shape, np.nan, dtype=np.float32)
+            if m in out.modality_probs:
+                here = out.present[:, i].cpu().numpy()
+                probs[here] = out.modality_probs[m].float().cpu().numpy()[here]
+            columns[m.value].append(probs)
+    return {k: np.concatenate(v) for k, v in columns.items()}
 
 
 def test_metrics(probs: np.ndarray, labels: np.ndarray, n_classes: int, n_boot: int) -> dict[str, Any]:
-    """Test metrics, their bootstrap intervals, and the confusion matrix."""
+    """Test metrics (with the expected calibration error), their bootstrap intervals, and the confusion matrix."""
     preds = probs.argmax(-1)
     full = classification_metrics(preds, labels, n_classes)
     scalars = lambda p, t: {k: v for k, v in classification_metrics(p, t, n_classes).items() if k != "confusion"}  # noqa: E731
     ci = bootstrap_ci(scalars, preds, labels, n_boot=n_boot, seed=0) if n_boot > 0 else {}
-    return {
-        "test": {k: float(v) for k, v in full.items() if k != "confusion"},
-        "ci": ci,
-        "confusion": full["confusion"].tolist(),
-    }
+    test = {k: float(v) for k, v in full.items() if k != "confusion"}
+    test["ece"] = expected_calibration_error(probs, labels)
+    return {"test": test, "ci": ci, "confusion": full["confusion"].tolist()}
+
+
+def head_metrics(outputs: dict[str, np.ndarray], n_classes: int) -> dict[str, dict[str, float]]:
+    """Accuracy, weighted F1 and ECE of the fused output and of each modality's head on the items that have it."""
+    scores = {}
+    for name, probs in outputs.items():
+        if name == "labels":
+            continue
+        here = ~np.isnan(probs).any(-1)
+        if here.any():
+            m = classification_metrics(probs[here].argmax(-1), outputs["labels"][here], n_classes)
+            ece = expected_calibration_error(probs[here], outputs["labels"][here])
+            scores[name] = {
+                "accuracy": m["accuracy"],
+                "f1_weighted": m["f1_weighted"],
+                "ece": ece,
+                "n": int(here.sum()),
+            }
+    return scores
 
 
 def run_seed(recipe: Recipe, cfg: BenchConfig, splits: dict, model_config: ModelConfig, seed: int, out: Path) -> dict:
@@ -321,11 +354,20 @@ def run_seed(recipe: Recipe, cfg: BenchConfig, splits: dict, model_config: Model
     train_s = time.perf_counter() - started
     best = EmotionFuser.from_pretrained(result.best_dir, device=fuser.device)
     started = time.perf_counter()
-    probs, labels = predict(best, splits["test"], batch_size=tcfg.batch_size * 2, num_workers=cfg.num_workers)
-    scores = test_metrics(probs, labels, len(model_config.labels), cfg.n_boot)
+    n_classes, kw = len(model_config.labels), {"batch_size": tcfg.batch_size * 2, "num_workers": cfg.num_workers}
+    heads = {}
+    if cfg.calibrate and model_config.task == "classification":  # fitted on dev; test is read once, after
+        heads["uncalibrated"] = head_metrics(predict(best, splits["test"], **kw), n_classes)
+        best.set_calibration(fit_calibration(best, list(splits["dev"]), batch_size=kw["batch_size"]))
+    outputs = predict(best, splits["test"], **kw)
+    scores = test_metrics(outputs["fused"], outputs["labels"], n_classes, cfg.n_boot)
+    if model_config.task == "classification":
+        heads["calibrated" if cfg.calibrate else "uncalibrated"] = head_metrics(outputs, n_classes)
     return {
         "seed": seed,
         **scores,
+        "heads": heads,
+        "calibration": best.config.calibration,
         "dev": {"metric": recipe.metric, "best": result.best_metric, "best_epoch": result.best_epoch},
         "epochs_run": len(result.history),
         "train_seconds": round(train_s, 1),
@@ -465,6 +507,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         "fusion": cfg.fusion,
         "text": text_desc,
         "metric": recipe.metric,
+        "task": task,
         "labels": list(labels),
         "sizes": sizes,
         "published": [dataclasses.asdict(p) for p in recipe.published],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from mmempathy.config import FUSION_MODES
 from mmempathy.errors import InputError
 
 
@@ -31,7 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="lite", help="preset (lite, tiny, base) or checkpoint directory")
     parser.add_argument("--seeds", type=int, default=1, help="runs with seeds 0..N-1, reported as mean ± std")
     parser.add_argument("--modalities", help="comma-separated subset of the recipe's modalities, e.g. text,audio")
-    parser.add_argument("--fusion", default="attention", choices=("attention", "concat"), help="fusion mode")
+    parser.add_argument("--fusion", default="late", choices=FUSION_MODES, help="fusion mode")
+    parser.add_argument(
+        "--no-calibrate", dest="calibrate", action="store_false", help="skip fitting temperatures/gate biases on dev"
+    )
     parser.add_argument(
         "--text-layers", type=int, default=0, metavar="N", help="fine-tune the top N text layers (0: frozen, cached)"
     )
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         modalities=tuple(m.strip() for m in args.modalities.split(",")) if args.modalities else None,
         fusion=args.fusion,
+        calibrate=args.calibrate,
         text_layers=args.text_layers,
         epochs=args.epochs,
         batch_size=args.batch_size,

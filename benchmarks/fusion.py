@@ -1,0 +1,220 @@
+"""Does the fusion earn its keep? The fused answer against the best single modality, on every real set.
+
+    python benchmarks/fusion.py --data-dir ../shared/data --out benchmarks/results/fusion
+    python benchmarks/fusion.py --only combos clips example      # the shipped lite model only
+
+Four parts, each written to ``<out>/<part>.json`` and summarised in ``<out>/summary.md``:
+
+* ``mosi``: CMU-MOSI (real trimodal features, 31 unseen test speakers) through ``mmempathy bench``:
+  each modality alone and all three under each fusion mode (late, attention, concat), ``--seeds``
+  seeds; dev is 6 train videos (speakers), on which the calibration is fitted; test is read once.
+* ``combos``: the shipped lite model on label-matched test combinations (MELD test, RAVDESS actors
+  19-24, FER2013 PrivateTest; :mod:`mmempathy.bench.combos`): fused vs each head alone, for every
+  pair and the triple, before and after the shipped calibration (ECE, 15 bins).
+* ``clips``: the 14 real RAVDESS audio-visual clips of actor 05 (``ravdess-av/``), one segment per
+  clip: fused vs audio alone vs face alone. Actor 05's *speech* is in the speech part's training
+  actors (1-16), so the audio figure is optimistic; no face of actor 05 was ever trained on.
+* ``example``: the README's example (the words "I can't believe you did that!", an angry RAVDESS
+  test-actor utterance and an angry FER2013 PrivateTest face): each modality's top class and the
+  fused one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmempathy import EmotionFuser, Sample
+from mmempathy.bench.combos import evaluate_combos, lite_pools
+from mmempathy.bench.runner import BenchConfig, run_benchmark
+from mmempathy.data import get_dataset
+from mmempathy.data.combined import LabelMatched
+from mmempathy.data.ravdess import NATIVE_LABELS, label_map, parse_name
+from mmempathy.media.decode import probe
+
+PARTS = ("mosi", "combos", "clips", "example")
+
+
+def mosi(data_dir: Path, out: Path, seeds: int) -> dict[str, Any]:
+    """Test accuracy (mean ± std over seeds) of each modality alone and of each fusion mode."""
+    variants = {"text": ("text", "late"), "audio": ("audio", "late"), "face": ("face", "late")}
+    variants.update({f"all-{mode}": ("text,audio,face", mode) for mode in ("late", "attention", "concat")})
+    rows = {}
+    for name, (mods, mode) in variants.items():
+        cfg = BenchConfig(
+            "mosi",
+            data_dir=str(data_dir / "cmu-mosi"),
+            seeds=seeds,
+            fusion=mode,
+            out=str(out / "runs"),
+            modalities=tuple(mods.split(",")),
+            progress=False,
+            n_boot=200,
+        )
+        summary = run_benchmark(cfg)
+        accs = [r["test"]["accuracy"] for r in summary["runs"]]
+        rows[name] = {
+            "accuracy_mean": statistics.mean(accs),
+            "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            "ece_mean": statistics.mean(r["test"]["ece"] for r in summary["runs"]),
+            "heads": [r["heads"] for r in summary["runs"]],
+            "calibration": [r["calibration"] for r in summary["runs"]],
+        }
+    return rows
+
+
+def drop(sample: Sample, keep: tuple[str, ...]) -> Sample:
+    """The sample with only the modalities in ``keep``."""
+    fields = {"text": ("text",), "audio": ("audio", "sample_rate"), "face": ("faces",)}
+    kept = {f: getattr(sample, f) for m in keep for f in fields[m]}
+    return Sample(**kept, label=sample.label)
+
+
+def combos(model: EmotionFuser, data_dir: Path) -> dict[str, Any]:
+    """Fused vs each head on the label-matched test combinations, for each subset of two or three."""
+    test = LabelMatched(lite_pools(data_dir)["test"], size=1500, seed=2)
+    samples = [test[i] for i in range(len(test))]
+    labels = np.array([s.label for s in samples])
+    result: dict[str, Any] = {"n": len(samples)}
+    calibration = model.config.calibration
+    for calibrated in (False, True):
+        model.set_calibration(calibration if calibrated else None)
+        key = "calibrated" if calibrated else "uncalibrated"
+        result[key] = {"all": evaluate_combos(model, test)}
+        for keep in (("text", "audio"), ("text", "face"), ("audio", "face")):
+            preds = model.predict_samples([drop(s, keep) for s in samples], batch_size=64)
+            fused = np.array([model.labels.index(r.label) for r in preds])
+            heads = {
+                m: np.array([model.labels.index(max(r.modalities[m], key=r.modalities[m].get)) for r in preds])
+                for m in keep
+            }
+            result[key]["+".join(keep)] = {
+                "fused": float((fused == labels).mean()),
+                **{m: float((h == labels).mean()) for m, h in heads.items()},
+            }
+    model.set_calibration(calibration)
+    return result
+
+
+def clips(model: EmotionFuser, data_dir: Path) -> dict[str, Any]:
+    """One segment per real clip: how often fused, audio alone and face alone name the intended emotion."""
+    rows = []
+    for path in sorted((data_dir / "ravdess-av").glob("*/*.mp4")):
+        native = NATIVE_LABELS[parse_name(path.stem)["emotion"] - 1]
+        truth = model.labels[label_map().index(native)]
+        duration = probe(path).duration or 4.0
+        timeline = model.predict_video(path, window=duration, hop=duration, asr="off", progress=False)
+        seg = timeline.segments[0]
+        top = lambda probs: max(probs, key=probs.get) if probs else None  # noqa: E731
+        rows.append(
+            {
+                "clip": path.name,
+                "truth": truth,
+                "fused": top(seg.probs),
+                **{m: top(seg.modalities.get(m, {})) for m in ("audio", "face")},
+                "weights": seg.weights,
+                "incongruity": getattr(seg, "incongruity", None),
+            }
+        )
+    correct = {k: sum(r[k] == r["truth"] for r in rows) for k in ("fused", "audio", "face")}
+    return {"n": len(rows), "correct": correct, "clips": rows}
+
+
+def example(model: EmotionFuser, data_dir: Path) -> dict[str, Any]:
+    """The README example with real inputs: what each modality says and what the fusion makes of it."""
+    speech = get_dataset("ravdess", data_dir / "ravdess", split="test")
+    faces = get_dataset("fer2013", data_dir / "fer2013", split="private_test")
+    anger = model.labels.index("anger")
+    voice = next(speech[i] for i in range(len(speech)) if speech.targets()[i] == anger)
+    face = next(faces[i] for i in range(len(faces)) if faces.targets()[i] == anger)
+    result = model.predict(
+        text="I can't believe you did that!", audio=voice.audio, sample_rate=voice.sample_rate, faces=face.faces
+    )
+    tops = {m: max(p, key=p.get) for m, p in result.modalities.items()}
+    return {
+        "fused": result.label,
+        "modalities": tops,
+        "probs": result.probs,
+        "weights": result.weights,
+        "incongruity": result.incongruity,
+        "voice": voice.meta.get("path"),
+        "face": face.meta.get("path"),
+    }
+
+
+def summary_markdown(results: dict[str, Any]) -> str:
+    lines = ["# Fusion against the best single modality", ""]
+    if "mosi" in results:
+        lines += ["## CMU-MOSI test accuracy (%)", "", "| variant | accuracy | ECE |", "|---|---|---|"]
+        for name, row in results["mosi"].items():
+            acc = f"{100 * row['accuracy_mean']:.1f} ± {100 * row['accuracy_std']:.1f}"
+            lines.append(f"| {name} | {acc} | {100 * row['ece_mean']:.1f} |")
+        lines.append("")
+    if "combos" in results:
+        lines += [
+            "## Label-matched test combinations, accuracy (%)",
+            "",
+            "| calibration | inputs | fused | heads |",
+            "|---|---|---|---|",
+        ]
+        for key in ("uncalibrated", "calibrated"):
+            for subset, row in results["combos"][key].items():
+                if subset == "all":
+                    heads = ", ".join(f"{m} {100 * row[m]['accuracy']:.1f}" for m in ("text", "audio", "face"))
+                    lines.append(
+                        f"| {key} | text+audio+face | {100 * row['fused']['accuracy']:.1f} "
+                        f"(ECE {100 * row['fused']['ece']:.1f}) | {heads} |"
+                    )
+                else:
+                    heads = ", ".join(f"{m} {100 * v:.1f}" for m, v in row.items() if m != "fused")
+                    lines.append(f"| {key} | {subset} | {100 * row['fused']:.1f} | {heads} |")
+        lines.append("")
+    if "clips" in results:
+        c = results["clips"]["correct"]
+        lines += [
+            "## Real RAVDESS clips of actor 05 (one segment each)",
+            "",
+            f"fused {c['fused']}/{results['clips']['n']}, audio alone {c['audio']}, face alone {c['face']}",
+            "",
+        ]
+    if "example" in results:
+        e = results["example"]
+        lines += [
+            "## README example",
+            "",
+            f"modalities: {e['modalities']}; fused: **{e['fused']}**; "
+            f"weights {json.dumps({k: round(v, 2) for k, v in e['weights'].items()})}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/fusion"))
+    parser.add_argument("--model", default="lite", help="model for combos/clips/example")
+    parser.add_argument("--seeds", type=int, default=3, help="MOSI seeds")
+    parser.add_argument("--only", nargs="*", choices=PARTS, default=list(PARTS))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = EmotionFuser.from_pretrained(args.model, device="cpu") if set(args.only) - {"mosi"} else None
+    results: dict[str, Any] = {}
+    for part in args.only:
+        print(f"== {part}", flush=True)
+        results[part] = (
+            mosi(args.data_dir, args.out, args.seeds) if part == "mosi" else globals()[part](model, args.data_dir)
+        )
+        (args.out / f"{part}.json").write_text(json.dumps(results[part], indent=2, default=str))
+    previous = {p: json.loads((args.out / f"{p}.json").read_text()) for p in PARTS if (args.out / f"{p}.json").exists()}
+    (args.out / "summary.md").write_text(summary_markdown({**previous, **results}))
+    print(summary_markdown(results))
+
+
+if __name__ == "__main__":
+    main()
