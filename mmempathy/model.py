@@ -359,6 +359,8 @@ class EmotionFuser(nn.Module):
                 continue
             top = list(encoder.layers)[len(encoder.layers) - cfg.unfreeze_top :] if cfg.unfreeze_top > 0 else []
             tuned = {id(p) for layer in top for p in layer.parameters()}
+            # parameters an encoder adds on top of its source (e.g. Whisper's layer mix) train and are saved
+            tuned |= {id(p) for p in getattr(encoder, "own_parameters", list)()}
             keys |= {f"encoders.{m.value}.{n}" for n, p in encoder.named_parameters() if id(p) not in tuned}
         return keys
 

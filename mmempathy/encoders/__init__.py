@@ -9,11 +9,17 @@ from mmempathy.encoders.face import LiteFaceEncoder, TimmFaceEncoder
 from mmempathy.encoders.features import FeatureEncoder
 from mmempathy.encoders.speech import HFSpeechEncoder, LiteSpeechEncoder
 from mmempathy.encoders.text import TextEncoder
+from mmempathy.encoders.whisper import WhisperSpeechEncoder
 from mmempathy.modality import Modality
 
 ENCODERS: dict[Modality, dict[str, type[nn.Module]]] = {
     Modality.TEXT: {"hf": TextEncoder, "features": FeatureEncoder},
-    Modality.AUDIO: {"hf": HFSpeechEncoder, "lite": LiteSpeechEncoder, "features": FeatureEncoder},
+    Modality.AUDIO: {
+        "hf": HFSpeechEncoder,
+        "lite": LiteSpeechEncoder,
+        "whisper": WhisperSpeechEncoder,
+        "features": FeatureEncoder,
+    },
     Modality.FACE: {"timm": TimmFaceEncoder, "lite": LiteFaceEncoder, "features": FeatureEncoder},
 }
 

@@ -23,10 +23,11 @@ from torch import nn
 from mmempathy.config import coerce
 from mmempathy.modality import Modality
 
-# attention projections per encoder kind: BERT-family, wav2vec2-family, timm ViT
+# attention projections per encoder kind: BERT-family, wav2vec2-family, Whisper, timm ViT
 TARGETS = {
     "bert": ["query", "value"],
     "wav2vec2": ["q_proj", "v_proj"],
+    "whisper": ["q_proj", "v_proj"],
     "timm": ["qkv"],
 }
 
