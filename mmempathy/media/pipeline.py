@@ -5,10 +5,25 @@ they arrive, audio is buffered only as far back as the oldest segment still open
 segment becomes a :class:`~mmempathy.sample.Sample` the moment both streams have passed its end.
 Samples are predicted in batches as they complete, so memory does not grow with the video.
 
-Segments are the subtitle cues when subtitles are given, otherwise fixed windows (``window``
-seconds every ``hop`` seconds). A plain transcript is spread over the windows in proportion to
-word length (an even speaking rate is assumed). A modality that a segment lacks (no audio track,
-no face found, no text) is simply missing from its sample; the model fuses what is there.
+Segments (``segment_by``) are the subtitle cues when subtitles are given, otherwise fixed windows
+(``window`` seconds every ``hop`` seconds), or speech turns (``"speech"``: the regions the voice
+activity detector finds, cut to ``max_segment`` and stretched to ``min_segment`` seconds).
+
+Text comes from the subtitles, else from a plain transcript (spread over the file in proportion to
+word length: an even speaking rate is assumed), else, with ``asr="auto"``, from Whisper
+(:mod:`mmempathy.media.asr`): the speech is transcribed in VAD-chosen pieces as the file streams by,
+and each word goes to the segments that hold its midpoint. ``Timeline.meta["text_source"]`` says
+which (``"subtitles"``, ``"transcript"``, ``"asr"`` or ``None``).
+
+With ``vad=True`` a segment whose audio holds less than ``min_speech`` seconds of speech has its
+audio modality marked missing (its ``meta["audio_missing"]`` says ``"no speech"``): an emotion is
+not read from silence or noise. A modality that a segment lacks (no audio track, no speech, no face
+found, no text) is simply missing from its sample; the model fuses what is there.
+
+Memory: besides the model, the stream holds the frames (face crops) and audio of the segments
+still open, the audio from the first speech not yet transcribed (at most about a minute: Whisper
+calls take up to 28 s of speech and wait at most 30 s for more), the words of open segments, and
+per 32 ms of audio one VAD probability and label (about 0.5 MB an hour). No stream is held whole.
 
 Example:
     >>> from mmempathy import EmotionFuser  # doctest: +SKIP
@@ -32,10 +47,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mmempathy.errors import InputError
+from mmempathy.media.asr import SpeechRecognizer, StreamingTranscriber
 from mmempathy.media.decode import SAMPLE_RATE, AudioChunk, VideoFrame, iter_media, probe
 from mmempathy.media.faces import FaceDetector, FaceExtractor, FrameFaces
 from mmempathy.media.subtitles import Cue, read_subtitles, spread_transcript
 from mmempathy.media.timeline import Segment, Timeline
+from mmempathy.media.vad import VadStream
 from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 
@@ -60,13 +77,30 @@ class VideoConfig:
     frame_max_side: int | None = 960  # frames are converted at most this large (crops come from them)
     face_size: int | None = None  # crop side; None: the model's ``processor.face_size``
     progress: bool | None = None  # a progress bar; None: only for files longer than a minute
+    segment_by: str = "auto"  # "auto" (cues if subtitles, else windows), "window", "speech" or "subtitles"
+    max_segment: float = 10.0  # speech turns longer than this (seconds) are cut into equal parts
+    asr: str = "auto"  # "auto": transcribe the speech when no subtitles or transcript are given; "off"
+    asr_model: str = "tiny.en"  # "tiny.en", "base" (both packaged), a CTranslate2 model directory or a hub name
+    asr_language: str | None = None  # force a language code ("en"); None: Whisper detects it
+    asr_threads: int = 0  # CPU threads for Whisper; 0: CTranslate2's default
+    vad: bool = True  # audio with less than min_speech seconds of speech counts as missing
+    min_speech: float = 0.2  # seconds of speech a segment needs for its audio to be read
 
     def __post_init__(self) -> None:
-        for name in ("fps", "window", "hop"):
+        for name in ("fps", "window", "hop", "max_segment"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
         if self.batch_size < 1 or self.max_faces < 1:
             raise InputError("batch_size and max_faces must be at least 1")
+        if self.segment_by not in SEGMENT_BY:
+            raise InputError(f"segment_by must be one of {', '.join(SEGMENT_BY)}, got {self.segment_by!r}")
+        if self.asr not in ("auto", "off"):
+            raise InputError(f"asr must be 'auto' or 'off', got {self.asr!r}")
+        if self.min_speech < 0 or self.asr_threads < 0:
+            raise InputError("min_speech and asr_threads must not be negative")
+
+
+SEGMENT_BY = ("auto", "window", "speech", "subtitles")
 
 
 @dataclass(frozen=True)
@@ -91,16 +125,19 @@ def predict_video(
         fuser: The model; its ``predict_samples`` is called on batches of segments.
         path: The media file (anything FFmpeg reads; audio-only files work too).
         subtitles: An ``.srt``/``.vtt`` file, or parsed cues: one segment per cue, with its text.
-        transcript: Text of the whole file without timing, spread over fixed windows.
+        transcript: Text of the whole file without timing, spread over the segments.
         config: Segmenting and decoding settings; keyword arguments override its fields
-            (``fps=1, window=5, hop=2.5, batch_size=32, progress=True`` ...).
+            (``fps=1, window=5, hop=2.5, batch_size=32, asr="off", segment_by="speech"`` ...).
 
     Returns:
-        One segment per cue or window, with fused and per-modality probabilities.
+        One segment per cue, window or speech turn, with fused and per-modality probabilities.
+        ``meta`` records the segmentation, ``text_source`` and, when Whisper ran, ``asr`` (model,
+        language, number of calls and words).
 
     Raises:
         InputError: The file is missing or unusable, the subtitles do not parse, or both
             subtitles and a transcript were given.
+        CheckpointError: Speech-to-text was needed and its model could not be found or loaded.
     """
     config = _resolve(config, overrides)
     processor = getattr(fuser, "processor", None)
@@ -111,8 +148,16 @@ def predict_video(
     segments: list[Segment] = []
     skipped: list[list[float]] = []  # segments with nothing the model reads (no speech, face or text)
     batch: list[Sample] = []
+    report: dict[str, Any] = {}
     samples = iter_samples(
-        path, subtitles, transcript, config=config, face_size=face_size, sample_rate=sample_rate, modalities=reads
+        path,
+        subtitles,
+        transcript,
+        config=config,
+        face_size=face_size,
+        sample_rate=sample_rate,
+        modalities=reads,
+        report=report,
     )
     for sample in samples:
         if not reads & {m.value for m in sample.present()}:
@@ -128,12 +173,12 @@ def predict_video(
         "duration": info.duration,
         "has_video": info.has_video,
         "has_audio": info.has_audio,
-        "segmentation": "subtitles" if subtitles is not None else "windows",
+        **report,
         "config": asdict(replace(config, face_size=face_size)),
         "skipped": skipped,
     }
     if skipped:
-        log.warning("%d segment(s) of %s had no audio, face or text and were left out", len(skipped), path)
+        log.warning("%d segment(s) of %s had no speech, face or text and were left out", len(skipped), path)
     return Timeline(segments, labels=tuple(fuser.labels), source=str(path), meta=meta)
 
 
@@ -146,37 +191,66 @@ def iter_samples(
     face_size: int = 112,
     sample_rate: int = SAMPLE_RATE,
     modalities: Iterable[str] | None = None,
+    report: dict[str, Any] | None = None,
 ) -> Iterator[Sample]:
     """The segments of a media file as :class:`Sample` s, yielded as soon as each is complete.
 
     Each sample has the segment's audio slice, the crops of the main face in its sampled frames
     (``[F, face_size, face_size, 3]`` uint8), its text, and ``meta`` with ``start``, ``end``,
-    ``frames`` (frames sampled) and ``face_frames`` (those with a face). A segment may have none
-    of them (silence without a face or words). ``modalities`` (``"text"``, ``"audio"``, ``"face"``)
-    limits the work to what a model reads: without ``"face"`` no frame is even decoded.
-    See :func:`predict_video`.
+    ``frames`` (frames sampled), ``face_frames`` (those with a face), ``speech`` (seconds of
+    speech the VAD found, when it ran) and ``audio_missing`` (``"no speech"`` when the VAD set the
+    audio aside). A segment may have none of them (silence without a face or words).
+    ``modalities`` (``"text"``, ``"audio"``, ``"face"``) limits the work to what a model reads:
+    without ``"face"`` no frame is even decoded. ``report``, if given, receives ``segmentation``,
+    ``text_source`` and ``asr`` (see :func:`predict_video`).
     """
     wanted = {Modality.parse(m) for m in (modalities if modalities is not None else Modality)}
     config = config or VideoConfig()
+    report = report if report is not None else {}
     if subtitles is not None and transcript is not None:
         raise InputError("give either subtitles or a transcript, not both")
     info = probe(path)
     if info.duration is not None and info.duration <= 0:
         raise InputError(f"media file has zero duration: {path}")
     cues = _cues(subtitles)
-    if Modality.TEXT not in wanted:
-        transcript = None
-    if cues is not None:
-        keep_text = Modality.TEXT in wanted
-        spans: Iterator[_Span] = (_Span(c.start, c.end, (c.text or None) if keep_text else None) for c in cues)
-    else:
-        words = _words(transcript, info.duration)
-        spans = _windows(config.window, config.hop, words)
-    info = replace(
-        info,
-        has_video=info.has_video and Modality.FACE in wanted,
-        has_audio=info.has_audio and Modality.AUDIO in wanted,
+    by = config.segment_by if config.segment_by != "auto" else ("subtitles" if cues is not None else "window")
+    if by == "subtitles" and cues is None:
+        raise InputError("segment_by='subtitles' needs subtitles")
+    if by == "speech" and not info.has_audio:
+        raise InputError(f"segment_by='speech' needs an audio track, and {path} has none")
+    keep_text = Modality.TEXT in wanted
+    transcribe = config.asr == "auto" and cues is None and transcript is None and keep_text and info.has_audio
+    recognizer = (
+        SpeechRecognizer(config.asr_model, language=config.asr_language, threads=config.asr_threads)
+        if transcribe
+        else None
+    )  # made now: a bad model directory fails before any decoding; the model itself loads on first speech
+    words: list[Cue] | None = None
+    whole_text: str | None = None
+    if keep_text and cues is not None and by != "subtitles":
+        words = cues  # subtitle text over windows or turns: each cue goes where its midpoint is
+    elif keep_text and transcript is not None:
+        spread = _words(transcript, info.duration)
+        words, whole_text = (None, spread) if isinstance(spread, str) else (spread, None)
+    elif transcribe:
+        words = []  # filled by Whisper as the stream goes
+    report.update(
+        segmentation={"subtitles": "subtitles", "window": "windows", "speech": "speech"}[by],
+        text_source=("subtitles" if cues is not None else "transcript" if transcript is not None else "asr")
+        if keep_text and (cues is not None or transcript is not None or transcribe)
+        else None,
+        asr=None,
     )
+    spans: Iterator[_Span] | None
+    if by == "subtitles":
+        spans = (_Span(c.start, c.end, (c.text or None) if keep_text else None) for c in cues)
+    elif by == "window":
+        spans = _windows(config.window, config.hop)
+    else:
+        spans = None  # speech turns come from the VAD as it goes
+    attach_audio = info.has_audio and Modality.AUDIO in wanted
+    decode_audio = info.has_audio and (attach_audio or transcribe or by == "speech")
+    info = replace(info, has_video=info.has_video and Modality.FACE in wanted, has_audio=decode_audio)
     assembler = _Assembler(
         spans,
         FaceExtractor(face_size, detector=FaceDetector(detect_side=config.detect_side)),
@@ -184,7 +258,11 @@ def iter_samples(
         info=info,
         sample_rate=sample_rate,
         source=str(path),
-        endless=cues is None,
+        kind=by,
+        words=words,
+        whole_text=whole_text,
+        attach_audio=attach_audio,
+        recognizer=recognizer,
     )
     show = config.progress if config.progress is not None else (info.duration or 0) > 60
     with tqdm(total=round(info.duration or 0, 1), unit="s", disable=not show, desc=Path(path).name) as bar:
@@ -202,33 +280,57 @@ def iter_samples(
                 bar.update(max(0.0, round(min(assembler.clock, bar.total) - bar.n, 1)))
         yield from assembler.finish()
         bar.update(max(0.0, bar.total - bar.n))
+    if assembler.transcriber is not None:
+        report["asr"] = {
+            "model": recognizer.name,
+            "language": assembler.transcriber.language,
+            "language_probability": assembler.transcriber.language_probability,
+            "calls": assembler.transcriber.calls,
+            "words": assembler.heard,
+        }
     if assembler.emitted == 0:
-        why = "no subtitle cue falls within it" if cues is not None else "nothing in it could be decoded"
+        why = {
+            "subtitles": "no subtitle cue falls within it",
+            "speech": "no speech was found in it",
+        }.get(by, "nothing in it could be decoded")
         raise InputError(f"no segment could be made from {path}: {why}")
 
 
 class _Assembler:
-    """Buffers face crops and audio until segments close, then turns each into a Sample."""
+    """Buffers face crops, audio and words until segments close, then turns each into a Sample."""
 
     def __init__(
         self,
-        spans: Iterator[_Span],
+        spans: Iterator[_Span] | None,
         extractor: FaceExtractor,
         config: VideoConfig,
         *,
         info,
         sample_rate,
         source,
-        endless,
+        kind: str = "window",
+        words: list[Cue] | None = None,
+        whole_text: str | None = None,
+        attach_audio: bool = True,
+        recognizer: SpeechRecognizer | None = None,
     ):
-        self.spans = spans
-        self.pending: _Span | None = next(spans, None)
+        self.spans = spans  # None: speech turns, made from the VAD's regions as they close
         self.extractor = extractor
         self.config = config
         self.info = info
         self.sample_rate = sample_rate
         self.source = source
-        self.endless = endless  # fixed windows go on forever; cues are a finite list
+        self.kind = kind  # "window" (endless), "subtitles" (a finite list) or "speech"
+        self.words = words  # word cues whose midpoints place them in segments
+        self.whole_text = whole_text
+        self.attach_audio = attach_audio
+        self.recognizer = recognizer
+        self.vad: VadStream | None = None
+        self.transcriber: StreamingTranscriber | None = None
+        self.want_vad = info.has_audio and (config.vad or recognizer is not None or spans is None)
+        self.turns: deque[_Span] = deque()
+        self.regions_taken = 0
+        self.heard = 0  # words Whisper gave
         self.frames: deque[FrameFaces] = deque()
         self.audio: deque[AudioChunk] = deque()
         # A stream that the file lacks never holds a segment back.
@@ -238,40 +340,94 @@ class _Assembler:
         self.last_audio = -math.inf
         self.emitted = 0
         self.last_end = -math.inf
+        self.pending: _Span | None = self._next()
 
     @property
     def clock(self) -> float:
-        """Time up to which both streams have been read."""
-        return min(self.video_clock, self.audio_clock)
+        """Time up to which every stream (frames, audio, voice activity, words) is complete."""
+        clock = min(self.video_clock, self.audio_clock)
+        if self.vad is not None:
+            clock = min(clock, self.vad.clock)
+        if self.transcriber is not None:
+            clock = min(clock, self.transcriber.clock)
+        return clock
 
     def add(self, item: VideoFrame | AudioChunk) -> Iterator[Sample]:
         if isinstance(item, VideoFrame):
             self.frames.append(self.extractor(item.image, item.time))
             self.video_clock = self.last_frame = item.time
         else:
-            self.audio.append(item)
+            self._hear(item)
             self.audio_clock = self.last_audio = item.end
+        if self.pending is None:
+            self.pending = self._next()
         while self.pending is not None and self.pending.end <= self.clock:
             yield self._emit(self.pending)
 
     def finish(self) -> Iterator[Sample]:
         """The segments still open when the file ends, clipped to where it really ended."""
+        if self.transcriber is not None:
+            self._take_words(self.transcriber.finish())
+        elif self.vad is not None:
+            self.vad.finish()
+        self._take_turns()
+        if self.pending is None:
+            self.pending = self._next()
         end = max(self.last_frame + 1.0 / self.config.fps, self.last_audio)
         if not math.isfinite(end):  # neither stream was read (text-only model): trust the header
             end = self.info.duration or 0.0
         if self.info.duration:
             end = min(end, self.info.duration)
+        endless = self.kind == "window"
         while self.pending is not None and self.pending.start < end:
             span = replace(self.pending, end=min(self.pending.end, end))
             long_enough = span.end - span.start >= self.config.min_segment
             # A clipped overlapping window that lies inside the previous one adds nothing.
-            redundant = self.endless and span.end <= self.last_end
+            redundant = endless and span.end <= self.last_end
             if (long_enough and not redundant) or (self.emitted == 0 and span.end > span.start):
                 yield self._emit(span)
             else:
                 self._advance()
-        if self.pending is not None and not self.endless:
+        if self.pending is not None and self.kind == "subtitles":
             log.warning("subtitle cues after the end of %s (%.2f s) were dropped", self.source, end)
+
+    def _hear(self, chunk: AudioChunk) -> None:
+        if self.attach_audio:
+            self.audio.append(chunk)
+        if not self.want_vad:
+            return
+        if self.vad is None:
+            self.vad = VadStream(origin=chunk.time, sample_rate=chunk.sample_rate)
+            if self.recognizer is not None:
+                self.transcriber = StreamingTranscriber(self.recognizer, self.vad)
+        if self.transcriber is not None:
+            self._take_words(self.transcriber.add(chunk))  # it feeds the VAD too
+        else:
+            self.vad.push(chunk.samples)
+        self._take_turns()
+
+    def _take_words(self, words: list[Cue]) -> None:
+        assert self.words is not None
+        self.words += words
+        self.heard += len(words)
+
+    def _take_turns(self) -> None:
+        """New speech turns from the regions the VAD closed: long ones cut, short ones stretched."""
+        if self.spans is not None or self.vad is None:
+            return
+        while self.regions_taken < len(self.vad.regions):
+            start, end = self.vad.regions[self.regions_taken]
+            self.regions_taken += 1
+            start = max(start, self.turns[-1].end if self.turns else self.last_end)
+            end = max(end, start + self.config.min_segment)  # stretched forward only: turns stay causal
+            parts = max(1, math.ceil((end - start) / self.config.max_segment - 1e-9))
+            edges = np.linspace(start, end, parts + 1)
+            self.turns.extend(_Span(float(a), float(b), None) for a, b in zip(edges[:-1], edges[1:]))
+
+    def _next(self) -> _Span | None:
+        if self.spans is not None:
+            return next(self.spans, None)
+        return self.turns.popleft() if self.turns else None
 
     def _emit(self, span: _Span) -> Sample:
         frames = [f for f in self.frames if span.start <= f.time < span.end]
@@ -279,19 +435,26 @@ class _Assembler:
         if len(crops) > self.config.max_faces:
             keep = np.linspace(0, len(crops) - 1, self.config.max_faces).round().astype(int)
             crops = [crops[i] for i in keep]
-        audio = self._audio(span.start, span.end)
+        audio = self._audio(span.start, span.end) if self.attach_audio else None
+        meta: dict[str, Any] = {
+            "source": self.source,
+            "start": span.start,
+            "end": span.end,
+            "frames": len(frames),
+            "face_frames": sum(f.found for f in frames),
+        }
+        if self.vad is not None:
+            meta["speech"] = round(self.vad.speech_seconds(span.start, span.end), 3)
+            if audio is not None and self.config.vad and meta["speech"] < self.config.min_speech:
+                audio = None  # silence or noise: no emotion is read from it
+                meta["audio_missing"] = "no speech"
+        text = span.text if self.words is None else _words_in(self.words, span.start, span.end)
         sample = Sample(
-            text=span.text,
+            text=text if text is not None else self.whole_text,
             audio=audio,
             sample_rate=self.sample_rate if audio is not None else None,
             faces=np.stack(crops) if crops else None,
-            meta={
-                "source": self.source,
-                "start": span.start,
-                "end": span.end,
-                "frames": len(frames),
-                "face_frames": sum(f.found for f in frames),
-            },
+            meta=meta,
         )
         self.emitted += 1
         self.last_end = span.end
@@ -299,13 +462,25 @@ class _Assembler:
         return sample
 
     def _advance(self) -> None:
-        self.pending = next(self.spans, None)
-        # Spans come by start time: nothing before the next one's start is needed again.
-        keep_from = self.pending.start if self.pending is not None else math.inf
+        self.pending = self._next()
+        # Spans come by start time: nothing before the next one's start is needed again. Without
+        # a next turn yet, no turn can start before the VAD's open region (or its clock).
+        if self.pending is not None:
+            keep_from = self.pending.start
+        elif self.spans is None and self.vad is not None and not self.vad.finished:
+            keep_from = min(self.vad.open_start if self.vad.open_start is not None else math.inf, self.vad.clock)
+        else:
+            keep_from = math.inf
         while self.frames and self.frames[0].time < keep_from:
             self.frames.popleft()
         while self.audio and self.audio[0].end <= keep_from:
             self.audio.popleft()
+        if self.words:
+            done = 0
+            while done < len(self.words) and (self.words[done].start + self.words[done].end) / 2 < keep_from:
+                done += 1
+            if done:
+                del self.words[:done]
 
     def _audio(self, start: float, end: float) -> np.ndarray | None:
         chunks = [c for c in self.audio if c.time < end and c.end > start]
@@ -331,6 +506,7 @@ def _predict(fuser: EmotionFuser, samples: list[Sample]) -> list[Segment]:
             weights={_name(m): float(w) for m, w in result.weights.items()},
             present=[_name(m) for m in result.present],
             text=sample.text,
+            speech=sample.meta.get("speech"),
         )
         for sample, result in zip(samples, results)
     ]
@@ -371,10 +547,8 @@ def _words_in(words: list[Cue], start: float, end: float) -> str | None:
     return " ".join(inside) if inside else None
 
 
-def _windows(window: float, hop: float, words: list[Cue] | str | None) -> Iterator[_Span]:
-    """Endless fixed windows; the assembler stops them where the file ends."""
+def _windows(window: float, hop: float, text: str | None = None) -> Iterator[_Span]:
+    """Endless fixed windows (each with ``text``, if given); the assembler stops them where the file ends."""
     for k in itertools.count():
         start = k * hop
-        end = start + window
-        text = words if isinstance(words, str) or words is None else _words_in(words, start, end)
-        yield _Span(start, end, text)
+        yield _Span(start, start + window, text)

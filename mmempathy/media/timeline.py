@@ -41,7 +41,10 @@ class Segment:
         modalities: Per-modality probabilities, only for the modalities present.
         weights: The weight fusion gave each modality.
         present: Names of the modalities the segment had.
-        text: The subtitle or transcript text of the segment, if any.
+        text: The subtitle, transcript or speech-to-text words of the segment, if any
+            (``Timeline.meta["text_source"]`` says which).
+        speech: Seconds of speech the voice activity detector found in the segment (``None``
+            when it did not run); with too little, the audio was not read.
     """
 
     start: float
@@ -51,6 +54,7 @@ class Segment:
     weights: dict[str, float] = field(default_factory=dict)
     present: list[str] = field(default_factory=list)
     text: str | None = None
+    speech: float | None = None
 
     @property
     def dominant(self) -> str:
@@ -103,7 +107,8 @@ class Timeline:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per segment: ``start, end, dominant, p_<label>..., <modality>_p_<label>...,
-        w_<modality>..., present, text`` (a modality's columns are NaN where it was missing)."""
+        w_<modality>..., present, speech, text`` (a modality's columns are NaN where it was missing;
+        ``speech`` is NaN where voice activity was not detected)."""
         mods = self.modality_names()
         rows = []
         for seg in self.segments:
@@ -114,11 +119,12 @@ class Timeline:
                 row.update({f"{mod}_p_{label}": probs.get(label, np.nan) for label in self.labels})
             row.update({f"w_{mod}": seg.weights.get(mod, 0.0) for mod in mods})
             row["present"] = "+".join(seg.present)
+            row["speech"] = seg.speech if seg.speech is not None else np.nan
             row["text"] = seg.text
             rows.append(row)
         columns = ["start", "end", "dominant", *(f"p_{label}" for label in self.labels)]
         columns += [f"{m}_p_{label}" for m in mods for label in self.labels]
-        columns += [f"w_{m}" for m in mods] + ["present", "text"]
+        columns += [f"w_{m}" for m in mods] + ["present", "speech", "text"]
         return pd.DataFrame(rows, columns=columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,6 +202,7 @@ class Timeline:
                     weights=dict(seg.weights),
                     present=list(seg.present),
                     text=seg.text,
+                    speech=seg.speech,
                 )
             )
         meta = {**self.meta, "smoothed": window}
