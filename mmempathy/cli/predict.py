@@ -2,6 +2,7 @@
 
 Example:
     mmempathy predict examples/demo/demo.mp4 --subtitles examples/demo/demo.srt --json out.json --plot out.png
+    mmempathy predict interview.mp4 --segment-by speech --asr-model base --csv out.csv
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from mmempathy.errors import InputError
-from mmempathy.media.pipeline import VideoConfig
+from mmempathy.media.pipeline import SEGMENT_BY, VideoConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,9 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="emotion timeline of a video or audio file",
-        description="Cut a video (or audio) file into segments - subtitle cues, or fixed windows - and "
-        "predict the emotion of each from its speech, face and text. Prints a table; writes JSON, CSV "
-        "and a plot on request.",
+        description="Cut a video (or audio) file into segments - subtitle cues, fixed windows or speech "
+        "turns - and predict the emotion of each from its speech, face and text. Without subtitles or a "
+        "transcript the speech is transcribed offline with Whisper (--asr). Segments without speech have "
+        "their audio set aside (--vad). Prints a table; writes JSON, CSV and a plot on request.",
     )
     parser.add_argument("video", type=Path, help="video or audio file (anything FFmpeg reads)")
     text = parser.add_mutually_exclusive_group()
@@ -41,6 +43,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--batch-size", type=int, default=defaults["batch_size"], help="segments per model call (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--segment-by",
+        default=defaults["segment_by"],
+        metavar="{" + ",".join(SEGMENT_BY) + "}",
+        help="segments: subtitle cues, fixed windows or speech turns found by voice activity detection; auto: "
+        "cues when --subtitles is given, else windows (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--asr",
+        default=defaults["asr"],
+        metavar="{auto,off}",
+        help="speech to text when neither --subtitles nor --transcript is given: auto transcribes, off leaves "
+        "the text missing (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--asr-model",
+        default=defaults["asr_model"],
+        metavar="{tiny.en,base,DIR}",
+        help="Whisper model: tiny.en (English, fastest) or base (multilingual), both installed with mmempathy; "
+        "or a CTranslate2 model directory (default: %(default)s)",
+    )
+    parser.add_argument("--asr-language", default=None, metavar="CODE", help="force the spoken language (e.g. en)")
+    parser.add_argument(
+        "--vad",
+        action=argparse.BooleanOptionalAction,
+        default=defaults["vad"],
+        help="voice activity detection: a segment with less than --min-speech seconds of speech has its audio "
+        "marked missing (default: on)",
+    )
+    parser.add_argument(
+        "--min-speech",
+        type=float,
+        default=defaults["min_speech"],
+        metavar="SECONDS",
+        help="speech a segment needs for its audio to be read (default: %(default)s)",
     )
     parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
     parser.add_argument("--json", type=Path, help="write the timeline (with the settings used) as JSON")
@@ -62,13 +100,25 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"subtitle file not found: {args.subtitles}")
     if args.smooth < 0:
         raise InputError(f"--smooth must be 0 (off) or a number of segments, got {args.smooth}")
+    if args.segment_by == "subtitles" and args.subtitles is None:
+        raise InputError("--segment-by subtitles needs --subtitles")
     config = VideoConfig(
         fps=args.fps,
         window=args.window,
         hop=args.hop,
         batch_size=args.batch_size,
         progress=False if args.quiet else None,
-    )
+        segment_by=args.segment_by,
+        asr=args.asr,
+        asr_model=args.asr_model,
+        asr_language=args.asr_language,
+        vad=args.vad,
+        min_speech=args.min_speech,
+    )  # bad values raise InputError here: one line, exit status 2
+    if config.asr == "auto" and args.subtitles is None and args.transcript is None:
+        from mmempathy.media.asr import resolve_model
+
+        resolve_model(config.asr_model)  # a missing model directory fails before the emotion model loads
     fuser = EmotionFuser.from_pretrained(args.model, device=args.device)
     timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=args.transcript, config=config)
     timeline.meta["model"] = str(args.model)
