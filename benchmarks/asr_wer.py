@@ -138,7 +138,8 @@ def main() -> None:
         f"(shared with other jobs; 1-minute load {load:.1f} at the start), CTranslate2 int8, greedy decoding "
         f"(beam {args.beam_size}), one temperature. Data: (a) {len(clips)} RAVDESS speech clips of the held-out "
         f"actors 19-24 ({args.per_actor} each, evenly spaced by file name: every emotion), (b) the "
-        f"{len(videos)} RAVDESS audio-visual recordings of actor 05 (`ravdess-av`, audio through the pipeline's decoder). Speed: one minute of "
+        f"{len(videos)} RAVDESS audio-visual recordings of actor 05 (`ravdess-av`, audio through the pipeline's "
+        "decoder). Speed: one minute of "
         f"RAVDESS clips laid end to end ({speech_s:.0f} s of it speech by the VAD), transcribed as the pipeline "
         f"does (VAD then Whisper on the speech), median of {args.repeats}.",
         "",
