@@ -321,3 +321,22 @@ def test_packaged_whisper_matches_ctranslate2(name):
     diff = np.abs(ours - theirs)
     # float32 round-off over 1500 tokens: the largest of ~600k values (up to ~25) differs by < 1e-3
     assert diff.max() < 1e-3 and np.quantile(diff, 0.999) < 5e-5, (diff.max(), np.quantile(diff, 0.999))
+
+
+# --- the probe benchmark's selection (smoke run on synthetic features) -------------------------------------
+
+
+def test_speech_probe_picks_the_informative_layer_on_dev():
+    pytest.importorskip("sklearn")
+    spec = importlib.util.spec_from_file_location("speech_probe", DEMO.parents[2] / "benchmarks" / "speech_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    rng = np.random.default_rng(0)
+    split = np.array(["train"] * 160 + ["dev"] * 40 + ["test"] * 40 + ["tess"] * 35)
+    y = np.arange(len(split)) % 8
+    y[split == "tess"] = np.array([0, 2, 3, 4, 5, 6, 7])[np.arange(35) % 7]  # TESS has no calm (class 1)
+    states = rng.standard_normal((len(split), 3, 16))
+    states[:, 1, :8] += 3 * np.eye(8)[y]  # only layer 1 knows the class
+    result = probe.choose(states, y, split, [0, 1, 2])
+    assert result["layer"] == 1 and result["test"] > 0.7 and result["tess_calm_dropped"] > 0.7
+    assert result["dev_by_layer"][0] < 0.5

@@ -1,0 +1,211 @@
+"""Linear probe of Whisper encoder layers for speech emotion: RAVDESS (8 classes, actor-independent) and TESS.
+
+For each model, every hidden state (front end, then each layer) of every clip is mean-pooled over the
+clip's tokens and cached to an ``.npz``. A standardised logistic regression is fitted on RAVDESS train
+actors (1-16) per layer and per C; the layer and C with the best accuracy on the dev actors (17-18)
+are kept, and that one classifier is scored on the test actors (19-24) and on the TESS quarter
+(cross-corpus; TESS has no calm, so calm is dropped from the predictions: the argmax runs over the
+other seven classes; the calm-merged-into-neutral figure is printed beside it).
+
+Then, for the chosen model and layer (C kept), the same classifier on clips padded with silence to
+30 s (Whisper's own input; ``pad_seconds=30``), pooled over the clip's own tokens. That costs ~10x the
+compute, so ``--pad-train-every`` keeps only every k-th train clip, TESS is left out unless
+``--pad-tess``, and the unpadded figure is recomputed on the same clips.
+
+Also reports the encoder's size and its CPU time per 3 s clip (1 thread, median of 5).
+
+    OMP_NUM_THREADS=1 python benchmarks/speech_probe.py --cache /work/cache/speech_probe
+    python benchmarks/speech_probe.py --limit 16 --models whisper-tiny.en   # smoke run on a slice
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mmempathy.config import SpeechEncoderConfig
+from mmempathy.data import default_data_root, get_dataset
+from mmempathy.data.base import load_audio
+from mmempathy.data.ravdess import NATIVE_LABELS
+from mmempathy.encoders.whisper import WhisperSpeechEncoder
+
+# TESS emotion (file name suffix) -> RAVDESS native class; calm has no TESS counterpart
+TESS_TO_RAVDESS = {
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "fearful",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "surprised",
+    "sad": "sad",
+}
+C_GRID = (0.001, 0.01, 0.1, 1.0)
+
+
+def clips(data_root: Path, limit: int) -> tuple[list[str], list[int], list[str], list[str]]:
+    """Paths, native labels, split names (train/dev/test/tess) and ids of every clip."""
+    paths, labels, splits, ids = [], [], [], []
+    for split in ("train", "dev", "test"):
+        ds = get_dataset("ravdess", data_root / "ravdess", split=split, label_space="native")
+        for item in ds.items[:: max(1, len(ds.items) // limit)][:limit] if limit else ds.items:
+            paths.append(item.meta["audio_path"])
+            labels.append(item.label)
+            splits.append(split)
+            ids.append(item.meta["id"])
+    tess = sorted((data_root / "tess").glob("*/*.flac"))
+    for path in tess[:: max(1, len(tess) // limit)][:limit] if limit else tess:
+        paths.append(str(path))
+        labels.append(NATIVE_LABELS.index(TESS_TO_RAVDESS[path.stem.rsplit("_", 1)[1]]))
+        splits.append("tess")
+        ids.append(path.stem)
+    return paths, labels, splits, ids
+
+
+def build(name: str, *, pad_seconds: float = 0.0, layer: int = -1) -> WhisperSpeechEncoder:
+    config = SpeechEncoderConfig(kind="whisper", name=name, pad_seconds=pad_seconds, layer=layer)
+    return WhisperSpeechEncoder(config, pretrained=True).eval()
+
+
+@torch.no_grad()
+def pooled_states(encoder: WhisperSpeechEncoder, wave: np.ndarray) -> np.ndarray:
+    """``[layers + 1, d]``: each hidden state mean-pooled over the clip's own tokens."""
+    waveform = torch.from_numpy(wave)[None]
+    if encoder.pad_samples:  # as the encoder does it: silence after the clip, seen as valid by the log-mel
+        waveform = torch.nn.functional.pad(waveform, (0, max(encoder.pad_samples - waveform.shape[1], 0)))
+    states, _ = encoder.model(*encoder.logmel(waveform, torch.ones_like(waveform, dtype=torch.bool)))
+    n = (max(len(wave), 400) // 160 - 1) // 2 + 1  # the clip's tokens (the encoder's own token count)
+    return torch.stack([s[0, :n].mean(0) for s in states]).numpy()
+
+
+def extract(name: str, paths: list[str], cache: Path, *, pad_seconds: float = 0.0, layer: int = -1) -> np.ndarray:
+    """``[clips, states, d]`` pooled states, read from / written to ``cache``."""
+    tag = f"{name}_pad{pad_seconds:g}_layer{layer}_{len(paths)}"
+    file = cache / f"{tag}.npz"
+    if file.is_file():
+        data = np.load(file, allow_pickle=False)
+        if list(data["paths"]) == paths:
+            return data["states"]
+    encoder = build(name, pad_seconds=pad_seconds, layer=layer)
+    states = np.stack(
+        [pooled_states(encoder, load_audio(p)[0]) for p in tqdm(paths, desc=tag, unit="clip", mininterval=10)]
+    )
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(file, states=states, paths=np.array(paths))
+    return states
+
+
+def fit(x: np.ndarray, y: np.ndarray, c: float):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000)).fit(x, y)
+
+
+def choose(states: np.ndarray, y: np.ndarray, split: np.ndarray, layers: list[int]) -> dict:
+    """The (layer, C) with the best dev accuracy, with its test and TESS accuracies."""
+    train, dev = split == "train", split == "dev"
+    dev_acc = {}
+    for layer in tqdm(layers, desc="probe layers", unit="layer"):
+        for c in C_GRID:
+            model = fit(states[train, layer], y[train], c)
+            dev_acc[(layer, c)] = float((model.predict(states[dev, layer]) == y[dev]).mean())
+    layer, c = max(dev_acc, key=lambda k: (dev_acc[k], -k[0]))  # ties: the lower (cheaper) layer
+    by_layer = {k: max(v for (at, _), v in dev_acc.items() if at == k) for k in layers}
+    model = fit(states[train, layer], y[train], c)
+    return {
+        "layer": layer,
+        "C": c,
+        "dev": dev_acc[(layer, c)],
+        **score(model, states[:, layer], y, split),
+        "dev_by_layer": by_layer,
+    }
+
+
+def score(model, x: np.ndarray, y: np.ndarray, split: np.ndarray) -> dict:
+    test, tess = split == "test", split == "tess"
+    out = {"test": float((model.predict(x[test]) == y[test]).mean())}
+    if tess.any():
+        proba = model.predict_proba(x[tess])
+        classes = list(model.classes_)
+        dropped = proba.copy()
+        if NATIVE_LABELS.index("calm") in classes:  # calm cannot be right on TESS: argmax over the other seven
+            dropped[:, classes.index(NATIVE_LABELS.index("calm"))] = -1
+        out["tess_calm_dropped"] = float((np.array(classes)[dropped.argmax(1)] == y[tess]).mean())
+        merged = np.array(classes)[proba.argmax(1)]
+        merged[merged == NATIVE_LABELS.index("calm")] = NATIVE_LABELS.index("neutral")
+        out["tess_calm_merged"] = float((merged == y[tess]).mean())
+    return out
+
+
+def speed(name: str, repeats: int = 5) -> dict:
+    """Encoder parameters, MB (float32) and ms per 3 s clip through all layers, 1 thread."""
+    encoder = build(name)
+    params = sum(p.numel() for p in encoder.parameters())
+    wave, mask = torch.randn(1, 48000) * 0.1, torch.ones(1, 48000, dtype=torch.bool)
+    times = []
+    with torch.no_grad():
+        encoder(wave, mask)  # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            encoder(wave, mask)
+            times.append((time.perf_counter() - start) * 1000)
+    return {"params_M": params / 1e6, "MB_fp32": params * 4 / 2**20, "ms_per_3s_clip": statistics.median(times)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=["whisper-base", "whisper-tiny.en"])
+    parser.add_argument("--data-root", type=Path, default=default_data_root())
+    parser.add_argument("--cache", type=Path, default=Path("/work/cache/speech_probe"))
+    parser.add_argument("--limit", type=int, default=0, help="clips per split (0: all); for smoke runs")
+    parser.add_argument("--pad-train-every", type=int, default=2, help="padded comparison: every k-th train clip")
+    parser.add_argument("--no-padded", action="store_true", help="skip the 30 s padded comparison")
+    parser.add_argument("--pad-tess", action="store_true", help="padded comparison: also score TESS (slow)")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    paths, labels, splits, _ = clips(args.data_root, args.limit)
+    y, split = np.array(labels), np.array(splits)
+    print({s: int((split == s).sum()) for s in ("train", "dev", "test", "tess")})
+    report: dict = {"models": {}}
+    for name in args.models:
+        states = extract(name, paths, args.cache)
+        result = choose(states, y, split, list(range(states.shape[1])))
+        result |= speed(name)
+        report["models"][name] = result
+        print(name, json.dumps(result))
+    best = max(report["models"], key=lambda n: report["models"][n]["dev"])
+    report["chosen"] = best
+    if not args.no_padded:
+        layer, c = report["models"][best]["layer"], report["models"][best]["C"]
+        train_idx = np.flatnonzero(split == "train")[:: args.pad_train_every]
+        others = np.flatnonzero(np.isin(split, ["dev", "test", "tess"] if args.pad_tess else ["dev", "test"]))
+        keep = np.sort(np.concatenate([train_idx, others]))
+        sub_paths = [paths[i] for i in keep]
+        padded = extract(best, sub_paths, args.cache, pad_seconds=30.0, layer=layer)[:, -1]
+        unpadded = extract(best, paths, args.cache)[keep, layer]
+        compare = {}
+        for tag, x in (("unpadded", unpadded), ("padded_30s", padded)):
+            model = fit(x[split[keep] == "train"], y[keep][split[keep] == "train"], c)
+            dev = split[keep] == "dev"
+            compare[tag] = {
+                "dev": float((model.predict(x[dev]) == y[keep][dev]).mean()),
+                **score(model, x, y[keep], split[keep]),
+            }
+        report["padding"] = {"model": best, "layer": layer, "C": c, "train_clips": len(train_idx), **compare}
+        print("padding", json.dumps(report["padding"]))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
