@@ -8,6 +8,9 @@ Four parts, each written to ``<out>/<part>.json`` and summarised in ``<out>/summ
 * ``mosi``: CMU-MOSI (real trimodal features, 31 unseen test speakers) through ``mmempathy bench``:
   each modality alone and all three under each fusion mode (late, attention, concat), ``--seeds``
   seeds; dev is 6 train videos (speakers), on which the calibration is fitted; test is read once.
+* ``heads``: each of the shipped lite model's heads alone on its own test set: MELD test (text),
+  RAVDESS actors 19-24 (speech, 7 classes, calm -> neutral), TESS (speech, cross-corpus: two
+  speakers and a corpus no part trained on), FER2013 PublicTest and PrivateTest (faces), with ECE.
 * ``combos``: the shipped lite model on label-matched test combinations (MELD test, RAVDESS actors
   19-24, FER2013 PrivateTest; :mod:`mmempathy.bench.combos`): fused vs each head alone, for every
   pair and the triple, before and after the shipped calibration (ECE, 15 bins).
@@ -31,13 +34,14 @@ import numpy as np
 
 from mmempathy import EmotionFuser, Sample
 from mmempathy.bench.combos import evaluate_combos, lite_pools
-from mmempathy.bench.runner import BenchConfig, run_benchmark
-from mmempathy.data import get_dataset
+from mmempathy.bench.runner import BenchConfig, head_metrics, predict, run_benchmark
+from mmempathy.data import get_dataset, load_audio
 from mmempathy.data.combined import LabelMatched
 from mmempathy.data.ravdess import NATIVE_LABELS, label_map, parse_name
+from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.media.decode import probe
 
-PARTS = ("mosi", "combos", "clips", "example")
+PARTS = ("mosi", "heads", "combos", "clips", "example")
 
 
 def mosi(data_dir: Path, out: Path, seeds: int) -> dict[str, Any]:
@@ -66,6 +70,45 @@ def mosi(data_dir: Path, out: Path, seeds: int) -> dict[str, Any]:
             "calibration": [r["calibration"] for r in summary["runs"]],
         }
     return rows
+
+
+def tess(root: Path) -> list[Sample]:
+    """The TESS quarter as labelled speech samples in the default classes (``ps`` = pleasant surprise)."""
+    names = {
+        "angry": "anger",
+        "disgust": "disgust",
+        "fear": "fear",
+        "happy": "joy",
+        "neutral": "neutral",
+        "ps": "surprise",
+        "sad": "sadness",
+    }
+    samples = []
+    for path in sorted(root.glob("*/*.flac")):
+        audio, rate = load_audio(path)
+        samples.append(
+            Sample(audio=audio, sample_rate=rate, label=DEFAULT_LABELS.index(names[path.stem.split("_")[-1]]))
+        )
+    return samples
+
+
+def heads(model: EmotionFuser, data_dir: Path) -> dict[str, Any]:
+    """Each head alone on its own test set (accuracy, weighted F1, ECE)."""
+    sets = {
+        "text: MELD test": get_dataset("meld", data_dir / "meld", split="test"),
+        "audio: RAVDESS actors 19-24": get_dataset("ravdess", data_dir / "ravdess", split="test"),
+        "audio: TESS (cross-corpus)": tess(data_dir / "tess"),
+        "face: FER2013 PublicTest": get_dataset("fer2013", data_dir / "fer2013", split="public_test"),
+        "face: FER2013 PrivateTest": get_dataset("fer2013", data_dir / "fer2013", split="private_test"),
+    }
+    result = {}
+    for name, data in sets.items():
+        modality = name.split(":")[0]
+        outputs = predict(model, data, batch_size=64, num_workers=0)
+        result[name] = head_metrics({"labels": outputs["labels"], modality: outputs[modality]}, len(model.labels))[
+            modality
+        ]
+    return result
 
 
 def drop(sample: Sample, keep: tuple[str, ...]) -> Sample:
@@ -154,6 +197,19 @@ def summary_markdown(results: dict[str, Any]) -> str:
         for name, row in results["mosi"].items():
             acc = f"{100 * row['accuracy_mean']:.1f} ± {100 * row['accuracy_std']:.1f}"
             lines.append(f"| {name} | {acc} | {100 * row['ece_mean']:.1f} |")
+        lines.append("")
+    if "heads" in results:
+        lines += [
+            "## Each head alone on its own test set",
+            "",
+            "| head: test set | n | accuracy | weighted F1 | ECE |",
+            "|---|---|---|---|---|",
+        ]
+        for name, row in results["heads"].items():
+            lines.append(
+                f"| {name} | {row['n']} | {100 * row['accuracy']:.1f} | {100 * row['f1_weighted']:.1f} | "
+                f"{100 * row['ece']:.1f} |"
+            )
         lines.append("")
     if "combos" in results:
         lines += [

@@ -83,6 +83,7 @@ class FusionConfig:
     ff_mult: int = 4  # feed-forward expansion
     dropout: float = 0.1  # dropout inside blocks and heads
     modality_dropout: float = 0.0  # training only: chance of hiding each present modality of an item
+    pool: dict[str, int] = field(default_factory=dict)  # average every N tokens of a modality first, e.g. {"audio": 4}
 
 
 @dataclass

@@ -59,6 +59,20 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * m).sum(1) / m.sum(1).clamp(min=1)
 
 
+def pool_tokens(x: torch.Tensor, mask: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masked mean over windows of ``stride`` tokens: ``[b, t, d], [b, t] -> [b, ceil(t / stride), d]``.
+
+    A window keeps the mean of its valid tokens and is valid if any of them is; padding stays padding,
+    so an item's pooled tokens do not depend on how long the others in its batch are."""
+    if stride == 1:
+        return x, mask
+    pad = -x.shape[1] % stride
+    x, mask = F.pad(x, (0, 0, 0, pad)), F.pad(mask, (0, pad), value=False)
+    xw = rearrange(x, "b (t k) d -> b t k d", k=stride)
+    mw = rearrange(mask, "b (t k) -> b t k", k=stride).to(x.dtype)[..., None]
+    return (xw * mw).sum(2) / mw.sum(2).clamp(min=1), mw.squeeze(-1).any(-1)
+
+
 class FeedForward(nn.Module):
     """Pre-norm MLP."""
 
@@ -194,6 +208,10 @@ class CrossModalFusion(nn.Module):
         super().__init__()
         self.modalities = [m for m in Modality if m in input_dims]
         self.sets = set(sets)
+        self.pool = dict(config.pool)
+        unknown = sorted(set(self.pool) - {m.value for m in self.modalities})
+        if unknown or any(k < 1 for k in self.pool.values()):
+            raise ValueError(f"fusion pool must map this model's modalities to strides >= 1, got {self.pool}")
         dim = config.dim
         self.project = nn.ModuleDict({m.value: nn.Linear(d, dim) for m, d in input_dims.items()})
         self.modality_embedding = nn.ParameterDict(
@@ -230,6 +248,7 @@ class CrossModalFusion(nn.Module):
             if m in self.sets:
                 x, mask = masked_mean(x, mask)[:, None], mask.any(-1, keepdim=True)
             else:
+                x, mask = pool_tokens(x, mask, self.pool.get(m.value, 1))
                 x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
             tokens[m], masks[m] = x, mask
         return tokens, masks

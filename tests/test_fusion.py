@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from mmempathy.config import FusionConfig
@@ -115,3 +116,22 @@ def test_confidence_features_and_late_fusion():
     w = torch.tensor([[1.0, 0.0]])
     lps = torch.randn(1, 2, 4).log_softmax(-1)
     torch.testing.assert_close(late_fusion(w, lps, torch.zeros(1, 4)), lps[:, 0])
+
+
+def test_pooled_tokens_ignore_padding():
+    """Pooling a modality's tokens (fusion ``pool``) keeps masks: padding added behind an item changes nothing."""
+    torch.manual_seed(0)
+    module = CrossModalFusion(DIMS, FusionConfig(dim=16, depth=1, heads=2, dim_head=8, dropout=0.0, pool={"audio": 3}))
+    module.eval()
+    enc = encoded(batch=1, lengths=(5, 7, 3))
+    padded = dict(enc)
+    x, mask = enc[Modality.AUDIO]
+    padded[Modality.AUDIO] = (
+        torch.cat([x, torch.randn(1, 5, 8) * 100], 1),
+        torch.cat([mask, torch.zeros(1, 5, dtype=torch.bool)], 1),
+    )
+    tokens, masks = module.embed(enc)
+    assert tokens[Modality.AUDIO].shape[1] == 3 and masks[Modality.AUDIO].tolist() == [[True, True, True]]
+    torch.testing.assert_close(module(*module.embed(padded))[0], module(tokens, masks)[0])
+    with pytest.raises(ValueError, match="pool"):
+        CrossModalFusion(DIMS, FusionConfig(dim=16, pool={"smell": 2}))
