@@ -11,7 +11,13 @@ transcript) is generated once into ``--work-dir``. Reported, as medians of ``--r
   resolution, then each segment's modalities predicted by separate, unbatched model calls (text,
   audio, face, then all three, so as to get per-modality and fused outputs as the timeline has).
 
+With ``--asr`` the clip is also run without a transcript, so that Whisper transcribes it
+(``asr="auto"``), and the voice activity and speech-to-text stages are timed too. ``--speech-dir``
+replaces the synthetic voice by real speech: the ``.flac`` files found there (RAVDESS clips, say)
+laid end to end.
+
     python benchmarks/video_speed.py --model lite --repeats 3
+    python benchmarks/video_speed.py --model lite --repeats 3 --asr --speech-dir ../shared/data/ravdess/Actor_19
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ import torch
 
 from mmempathy import EmotionFuser, Sample
 from mmempathy.media import decode
+from mmempathy.media.asr import SpeechRecognizer
 from mmempathy.media.faces import FaceExtractor
 from mmempathy.media.pipeline import VideoConfig, iter_samples, predict_video
 from mmempathy.media.synthetic import draw_face, write_clip
+from mmempathy.media.vad import speech_timestamps
 
 WORDS = (
     "well I honestly did not expect that you would come back so soon and I am not sure how I feel about it "
@@ -40,8 +48,28 @@ WORDS = (
 ).split()
 
 
-def make_clip(path: Path, seconds: float, fps: int = 30, size=(1280, 720)) -> Path:
-    """A face that wanders and talks, a syllable-rate modulated voice-like signal; cached."""
+def real_speech(folder: Path, seconds: float, rate: int = 16_000) -> np.ndarray:
+    """The ``.flac`` files of ``folder`` (16 kHz mono) laid end to end, cut to ``seconds``."""
+    import soundfile as sf
+
+    files = sorted(folder.glob("*.flac"))
+    if not files:
+        raise SystemExit(f"no .flac files in {folder}")
+    parts, total = [], 0
+    while total < seconds * rate:
+        for path in files:
+            wave, file_rate = sf.read(path, dtype="float32")
+            if file_rate != rate or wave.ndim != 1:
+                raise SystemExit(f"{path}: expected {rate} Hz mono")
+            parts.append(wave)
+            total += len(wave)
+            if total >= seconds * rate:
+                break
+    return np.concatenate(parts)[: round(seconds * rate)]
+
+
+def make_clip(path: Path, seconds: float, fps: int = 30, size=(1280, 720), speech: np.ndarray | None = None) -> Path:
+    """A face that wanders and talks, a syllable-rate modulated voice-like signal (or ``speech``); cached."""
     if path.exists():
         return path
     width, height = size
@@ -50,6 +78,8 @@ def make_clip(path: Path, seconds: float, fps: int = 30, size=(1280, 720)) -> Pa
     pitch = 140 + 30 * np.sin(2 * np.pi * 0.3 * t)
     voice = np.sin(2 * np.pi * np.cumsum(pitch) / rate) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) ** 2
     audio = (0.3 * voice + 0.01 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32)
+    if speech is not None:
+        audio = speech.astype(np.float32)
 
     def frames():
         for i in range(round(seconds * fps)):
@@ -139,6 +169,40 @@ def naive(fuser: EmotionFuser, clip: Path, transcript: str, window: float = 3.0)
     return time.perf_counter() - start, calls
 
 
+def asr_section(fuser: EmotionFuser, clip: Path, args: argparse.Namespace) -> list[str]:
+    """predict_video with speech to text (no transcript given), end to end and its speech stages."""
+    duration = decode.probe(clip).duration or args.seconds
+    recognizer = SpeechRecognizer(args.asr_model, threads=args.threads)
+    _ = recognizer.model  # loaded once per process, as in a real run; not part of the timings
+
+    def run():
+        return predict_video(fuser, clip, progress=False, asr_model=args.asr_model, asr_threads=args.threads)
+
+    run()  # warm-up
+    e2e, timeline = median_time(run, args.repeats)
+    audio = decode.load_audio(clip)
+    vad_s, regions = median_time(lambda: speech_timestamps(audio), args.repeats)
+    asr_s, transcript = median_time(lambda: recognizer.transcribe(audio), args.repeats)
+    speech = sum(e - s for s, e in regions)
+    source = f"real speech from `{args.speech_dir}`" if args.speech_dir else "the synthetic voice-like signal"
+    lines = [
+        "",
+        f"With speech to text (`--asr --asr-model {args.asr_model}`{' --speech-dir ...' if args.speech_dir else ''}): "
+        f"no transcript given, Whisper {args.asr_model} (int8, {args.threads} threads) transcribes {source}; "
+        f"the VAD finds {speech:.0f} s of speech in the {duration:.0f} s, Whisper ran {transcript.calls} time(s) and "
+        f"gave {len(transcript.words)} words; {sum(1 for s in timeline if s.text)} of {len(timeline)} segments "
+        "got text.",
+        "",
+        "| stage | seconds | × real time |",
+        "|---|---:|---:|",
+        f"| vad (Silero, whole clip) | {vad_s:.2f} | {duration / max(vad_s, 1e-9):.0f}× |",
+        f"| asr (VAD + Whisper, whole clip) | {asr_s:.2f} | {duration / max(asr_s, 1e-9):.1f}× |",
+        f"| **predict_video with ASR, end to end** | **{e2e:.2f}** | **{duration / e2e:.1f}×** |",
+        "",
+    ]
+    return lines
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -160,11 +224,16 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/mmempathy_video_bench"))
     parser.add_argument("--out", type=Path, help="also write the markdown section here")
+    parser.add_argument("--asr", action="store_true", help="also run without a transcript, with speech to text")
+    parser.add_argument("--asr-model", default="tiny.en", help="Whisper model for --asr (default: tiny.en)")
+    parser.add_argument("--speech-dir", type=Path, help="real speech (.flac files) instead of the synthetic voice")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="this model's weights are untrained")
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    clip = make_clip(args.work_dir / f"clip_{args.seconds:.0f}s_720p.mp4", args.seconds)
+    speech = real_speech(args.speech_dir, args.seconds) if args.speech_dir else None
+    name = f"clip_{args.seconds:.0f}s_720p{'_' + args.speech_dir.name if args.speech_dir else ''}.mp4"
+    clip = make_clip(args.work_dir / name, args.seconds, speech=speech)
     info = decode.probe(clip)
     transcript = " ".join(WORDS * max(1, round(args.seconds * 2.5 / len(WORDS))))  # ~150 words a minute
 
@@ -175,6 +244,7 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stages = stage_times(fuser, clip, transcript, args.repeats)
     naive_s, calls = (None, 0) if args.skip_naive else naive(fuser, clip, transcript)
+    asr_lines = asr_section(fuser, clip, args) if args.asr else []
 
     load_after = os.getloadavg()[0]
     duration = info.duration or args.seconds
@@ -210,7 +280,7 @@ def main() -> None:
         "fusion run on batches of 16), so they need not add up to the end-to-end time.",
         "",
     ]
-    text = "\n".join(lines)
+    text = "\n".join(lines + asr_lines)
     print(text)
     if args.out:
         args.out.write_text(text)
