@@ -227,3 +227,17 @@ def test_pipeline_config_rejects_bad_values():
         with pytest.raises(InputError):
             VideoConfig(**bad)
     assert pipeline.SEGMENT_BY == ("auto", "window", "speech", "subtitles")
+
+
+def test_the_benchmark_word_error_rate():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "asr_wer.py"
+    spec = importlib.util.spec_from_file_location("asr_wer", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.normalise("Kids are talking, by the door!") == words_of(SENTENCE)
+    # "kids"->"oxford", "are" dropped, "talking"->"sitting": 3 errors in 6 reference words.
+    assert bench.wer([(SENTENCE, "Oxford sitting by the door.")]) == (0.5, 3, 6)
+    assert bench.wer([(SENTENCE, SENTENCE), ("a b", "a b c")]) == (pytest.approx(1 / 8), 1, 8)
+    assert bench.reference(Path("03-01-05-02-02-01-19.flac")) == "dogs are sitting by the door"

@@ -228,7 +228,7 @@ def iter_samples(
     words: list[Cue] | None = None
     whole_text: str | None = None
     if keep_text and cues is not None and by != "subtitles":
-        words = cues  # subtitle text over windows or turns: each cue goes where its midpoint is
+        words = list(cues)  # subtitle text over windows or turns: each cue goes where its midpoint is
     elif keep_text and transcript is not None:
         spread = _words(transcript, info.duration)
         words, whole_text = (None, spread) if isinstance(spread, str) else (spread, None)
