@@ -218,7 +218,7 @@ def main() -> None:
 
     results["rule strategy distribution"] = {s: int((rules == s).sum()) for s in STRATEGIES}
     results["gold strategy distribution"] = {s: int((y == s).sum()) for s in STRATEGIES}
-    print("| condition | dev->test accuracy | dev->test macro-F1 | grouped 5-fold accuracy (mean ± sd) |")
+    print(f"| condition | dev->test accuracy | dev->test macro-F1 | grouped {args.folds}-fold accuracy (mean ± sd) |")
     print("|---|---|---|---|")
     for name, res in results["dev->test"].items():
         acc, sd = results["grouped cv"][name]["accuracy"]

@@ -1,0 +1,114 @@
+"""The coach's SQLite database: people, practice sessions, answers (with item, person and time).
+
+Every request opens its own connection (SQLite serialises writers); an answer is unique per
+session position, so a double submit is recorded once. A file that is not a coach database is
+refused with a message, or moved aside and recreated when asked (``reset=True``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mmempathy.errors import MMEmpathyError
+
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS people (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people(id), started TEXT NOT NULL,
+    items TEXT NOT NULL);  -- JSON list of item ids, in the order shown
+CREATE TABLE IF NOT EXISTS answers (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    position INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    item_kind TEXT NOT NULL,
+    truth TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    intensity INTEGER NOT NULL,
+    correct INTEGER NOT NULL,
+    model_label TEXT,          -- the model's fused top label, NULL when the item could not be read
+    model_strategy TEXT,       -- mmempathy.respond's strategy for the item
+    response_strategy TEXT,    -- the strategy the person picked (or that their wording suggests)
+    response_text TEXT,
+    strategy_match INTEGER,
+    answered TEXT NOT NULL,    -- ISO time, UTC
+    responded TEXT,
+    UNIQUE (session_id, position));
+CREATE INDEX IF NOT EXISTS answers_person ON answers(person_id, item_id);
+"""
+TABLES = {"meta", "people", "sessions", "answers"}
+
+
+class DatabaseError(MMEmpathyError):
+    """The database file is unusable (not SQLite, or not a coach database); the message says what to do."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Database:
+    """The coach database at ``path`` (created when missing).
+
+    Args:
+        path: The SQLite file.
+        reset: Move an unusable file aside (``<name>.corrupt-<time>``) and start a new database,
+            instead of refusing it.
+    """
+
+    def __init__(self, path: str | Path, *, reset: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._check()
+        except DatabaseError:
+            if not reset:
+                raise
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            self.path.rename(aside)
+            self.moved_aside: Path | None = aside
+        else:
+            self.moved_aside = None
+        with self.connect() as db:
+            db.executescript(SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+
+    def _check(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        hint = "move it away, pass another --db, or start with --reset-db to set it aside and begin anew"
+        try:
+            with self.connect() as db:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if tables and not TABLES <= tables:
+                    raise DatabaseError(f"{self.path} is an SQLite file but not a coach database; {hint}")
+                if tables:
+                    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                    if row is None or row[0] != SCHEMA_VERSION:
+                        raise DatabaseError(
+                            f"{self.path} has coach schema {row and row[0]}, need {SCHEMA_VERSION}; {hint}"
+                        )
+                    db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise DatabaseError(f"{self.path} is not a readable SQLite database ({err}); {hint}") from err
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one unit of work, committed on success."""
+        conn = sqlite3.connect(self.path, timeout=15)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            with conn:
+                yield conn
+        finally:
+            conn.close()
