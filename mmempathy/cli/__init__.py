@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from mmempathy.errors import MMEmpathyError
 
-SUBCOMMANDS = ("predict", "train", "bench", "models")
+SUBCOMMANDS = ("predict", "train", "bench", "models", "coach")
 
 
 def build_parser() -> argparse.ArgumentParser:
