@@ -19,7 +19,7 @@ same fused readings). Splits: the authors' dev -> test (conversation-disjoint) a
 cross-validation grouped by conversation over dev + test.
 
     OMP_NUM_THREADS=1 python benchmarks/esconv_strategy.py --data-dir /work/data/esconv
-    python benchmarks/esconv_strategy.py --data-dir tests/fixtures --limit 40   # smoke run
+    python benchmarks/esconv_strategy.py --data-dir /work/data/esconv --limit 200 --folds 3   # smoke run
 """
 
 from __future__ import annotations
