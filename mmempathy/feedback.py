@@ -1,0 +1,841 @@
+"""Online corrections: a store that survives restarts, and small per-user adapters trained on it.
+
+``fuser.feedback(item, label, user=...)`` encodes the item once and records its **encoder outputs**
+(so adapting later needs no media), the corrected label, who gave it and when, in a
+:class:`FeedbackStore`. ``fuser.adapt(...)`` trains a small :class:`Adapter` on those corrections
+mixed with a *replay buffer* of original training data (what keeps the model from forgetting), and
+saves it beside the base weights (``<checkpoint>/adapters/<name>/adapter.{json,safetensors}``); the
+base ``model.safetensors`` is never written. ``fuser.use_adapter(None)`` switches it off and gives
+back the base model's outputs exactly; :func:`delete_adapter` removes its files.
+
+Two kinds of adapter:
+
+* ``"calibration"``: a per-user head on the fused logits, ``z' = z (I + A) + b`` (``A`` and ``b``
+  start at zero, so a new adapter changes nothing). ``c^2 + c`` numbers (56 for seven labels); it
+  trains on the base model's logits, which are computed once, so it takes milliseconds.
+* ``"lora"``: LoRA (``peft``, the ``train`` extra) on every linear layer of the fusion and the heads.
+  More capacity (thousands of numbers), and each step runs the fusion.
+
+Why SQLite for the store: one file, every write a transaction (a crash or a bad item in the middle
+of a batch leaves the rows already stored intact, never half a row), safe for several processes (the
+coach's web workers and a training job) and readable with standard tools. Each row's tensors are one
+safetensors blob, so nothing is ever unpickled.
+
+Example:
+    >>> fuser = EmotionFuser.from_pretrained("lite")  # doctest: +SKIP
+    >>> fuser.feedback({"audio": wave, "sample_rate": 16000}, "anger", user="ana")  # doctest: +SKIP
+    >>> fuser.adapt(user="ana", replay=train_samples)  # doctest: +SKIP
+    >>> fuser.use_adapter(None)  # back to the base model  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load, load_file, save, save_file
+from torch import nn
+
+from mmempathy.config import coerce
+from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
+from mmempathy.modality import Modality
+from mmempathy.output import FuserOutput
+from mmempathy.sample import Sample
+
+Encoded = dict[Modality, tuple[torch.Tensor, torch.Tensor]]
+STORE_NAME = "feedback.sqlite"
+ADAPTERS_DIR = "adapters"
+ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter.json", "adapter.safetensors"
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS corrections (
+    id INTEGER PRIMARY KEY,
+    user TEXT,                 -- who corrected (NULL: anonymous)
+    label TEXT NOT NULL,       -- the corrected label's name
+    created TEXT NOT NULL,     -- ISO time, UTC
+    source TEXT NOT NULL,      -- api, csv, coach
+    meta TEXT NOT NULL,        -- JSON: file, start, end, item id...
+    modalities TEXT NOT NULL,  -- JSON list of the modalities stored
+    fingerprints TEXT NOT NULL,-- JSON {modality: encoder fingerprint}: features of another encoder are not reused
+    features BLOB NOT NULL);   -- safetensors: <m>.tokens [t, d], <m>.mask [t]
+CREATE INDEX IF NOT EXISTS corrections_user ON corrections(user);
+"""
+
+
+class FeedbackStoreError(MMEmpathyError):
+    """The feedback store file is unusable (not SQLite, not a feedback store, damaged); nothing was changed."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Correction:
+    """One stored correction."""
+
+    id: int
+    user: str | None
+    label: str
+    created: str
+    source: str
+    meta: dict[str, Any]
+    fingerprints: dict[str, str]
+    encoded: Encoded
+
+
+class FeedbackStore:
+    """Corrections in one SQLite file (created when missing).
+
+    Args:
+        path: The ``.sqlite`` file.
+
+    Raises:
+        FeedbackStoreError: The file exists but is not a readable feedback store; it is left as it is.
+
+    Example:
+        >>> store = FeedbackStore(tmp_path / "feedback.sqlite")  # doctest: +SKIP
+        >>> len(store)  # doctest: +SKIP
+        0
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise FeedbackStoreError(f"{self.path} is a directory, not a feedback store file")
+        self._check()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as db:
+            db.executescript(SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+
+    def _check(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        hint = "it was left untouched; move it away or pass another store path"
+        try:
+            with self.connect() as db:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if tables and not {"meta", "corrections"} <= tables:
+                    raise FeedbackStoreError(f"{self.path} is an SQLite file but not a feedback store; {hint}")
+                row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() if tables else None
+                if tables and (row is None or row[0] != SCHEMA_VERSION):
+                    raise FeedbackStoreError(f"{self.path} has store schema {row and row[0]}, need {SCHEMA_VERSION}")
+                status = db.execute("PRAGMA integrity_check").fetchone()[0]
+                if status != "ok":
+                    raise FeedbackStoreError(f"{self.path} is damaged ({status}); {hint}")
+        except sqlite3.DatabaseError as err:
+            raise FeedbackStoreError(f"{self.path} is not a readable feedback store ({err}); {hint}") from err
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction: committed on success, rolled back on any error."""
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            with conn:
+                yield conn
+        finally:
+            conn.close()
+
+    def add(self, records: Iterable[dict[str, Any]]) -> list[int]:
+        """Store corrections in **one** transaction (all or none); returns their ids.
+
+        Each record has ``encoded``, ``label``, ``fingerprints`` and optionally ``user``, ``source``, ``meta``.
+        """
+        rows = [
+            (
+                r.get("user"),
+                r["label"],
+                now(),
+                r.get("source", "api"),
+                json.dumps(r.get("meta") or {}, default=str),
+                json.dumps([m.value for m in r["encoded"]]),
+                json.dumps(r["fingerprints"]),
+                pack(r["encoded"]),
+            )
+            for r in records
+        ]
+        ids = []
+        with self.connect() as db:
+            for row in rows:
+                cur = db.execute(
+                    "INSERT INTO corrections (user, label, created, source, meta, modalities, fingerprints, features)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                ids.append(int(cur.lastrowid))
+        return ids
+
+    def corrections(self, user: str | None = None, *, everyone: bool = False) -> list[Correction]:
+        """The stored corrections in the order given: ``user``'s (``None``: the anonymous ones), or ``everyone``'s."""
+        query = "SELECT id, user, label, created, source, meta, fingerprints, features FROM corrections"
+        args: tuple = ()
+        if not everyone:
+            query, args = (query + " WHERE user IS NULL", ()) if user is None else (query + " WHERE user = ?", (user,))
+        with self.connect() as db:
+            rows = db.execute(query + " ORDER BY id", args).fetchall()
+        return [
+            Correction(i, u, lab, t, s, json.loads(meta), json.loads(fp), unpack(blob))
+            for i, u, lab, t, s, meta, fp, blob in rows
+        ]
+
+    def users(self) -> list[str | None]:
+        """Who has corrections stored."""
+        with self.connect() as db:
+            return [r[0] for r in db.execute("SELECT DISTINCT user FROM corrections ORDER BY user")]
+
+    def delete(self, ids: Sequence[int]) -> int:
+        """Remove corrections by id; returns how many went."""
+        with self.connect() as db:
+            return db.executemany("DELETE FROM corrections WHERE id = ?", [(int(i),) for i in ids]).rowcount
+
+    def __len__(self) -> int:
+        with self.connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM corrections").fetchone()[0])
+
+
+def pack(encoded: Encoded) -> bytes:
+    """One item's encoder outputs as safetensors bytes."""
+    tensors = {}
+    for m, (tokens, mask) in encoded.items():
+        tensors[f"{m.value}.tokens"] = tokens.detach().float().cpu().contiguous()
+        tensors[f"{m.value}.mask"] = mask.detach().bool().cpu().contiguous()
+    return save(tensors)
+
+
+def unpack(blob: bytes) -> Encoded:
+    """The inverse of :func:`pack`."""
+    tensors = load(blob)
+    return {
+        Modality(k[: -len(".tokens")]): (v, tensors[k[: -len(".tokens")] + ".mask"])
+        for k, v in tensors.items()
+        if k.endswith(".tokens")
+    }
+
+
+# ---------------------------------------------------------------------------------------------- recording
+
+
+def as_sample(item: Any) -> Sample:
+    """A :class:`Sample` from a Sample, or a dict of ``predict``'s keyword arguments (``text``, ``audio``,
+    ``sample_rate``, ``faces``, ``features``)."""
+    if isinstance(item, Sample):
+        return item
+    if isinstance(item, dict) and not any(isinstance(k, Modality) for k in item):
+        unknown = sorted(set(item) - {"text", "audio", "sample_rate", "faces", "features", "meta"})
+        if unknown:
+            raise InputError(f"unknown item fields {unknown}; use text, audio, sample_rate, faces, features")
+        return Sample(**item)
+    raise InputError(f"a correction's item must be a Sample or a dict of inputs, not {type(item).__name__}")
+
+
+def label_name(fuser: Any, label: str | int) -> str:
+    """The label's name in the model's label set; raises InputError for anything else."""
+    labels = list(fuser.labels)
+    if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+        if not 0 <= int(label) < len(labels):
+            raise InputError(f"label index {label} is outside 0..{len(labels) - 1}")
+        return labels[int(label)]
+    if isinstance(label, str) and label.strip().lower() in labels:
+        return label.strip().lower()
+    raise InputError(f"unknown label {label!r}; this model's labels are: {', '.join(labels)}")
+
+
+class Fingerprints:
+    """Encoder fingerprints of a model, computed once (hashing every weight takes a moment)."""
+
+    _cache: dict[int, tuple[Any, dict[str, str]]] = {}
+
+    @classmethod
+    def of(cls, fuser: Any) -> dict[str, str]:
+        from mmempathy.train.cache import encoder_fingerprint
+
+        held = cls._cache.get(id(fuser))
+        if held is None or held[0] is not fuser:
+            held = (fuser, {m.value: encoder_fingerprint(fuser, m) for m in fuser.modalities})
+            cls._cache[id(fuser)] = held
+        return held[1]
+
+
+@torch.no_grad()
+def encode_samples(fuser: Any, samples: Sequence[Sample], *, batch_size: int = 16) -> list[Encoded]:
+    """Each sample's encoder outputs, cut after its last valid token (what the store and the cache keep)."""
+    was_training = fuser.training
+    fuser.eval()
+    out: list[Encoded] = []
+    for start in range(0, len(samples), batch_size):
+        chunk = list(samples[start : start + batch_size])
+        for s in chunk:
+            if not [m for m in s.present() if m in fuser.modalities]:
+                raise InputError(
+                    f"an item has none of the model's modalities ({', '.join(m.value for m in fuser.modalities)})"
+                )
+        batch = fuser.processor.collate(chunk)
+        batch = {m: {k: v.to(fuser.device) for k, v in t.items()} for m, t in batch.items()}
+        encoded = fuser.encode(batch)
+        for i in range(len(chunk)):
+            item = {}
+            for m, (tokens, mask) in encoded.items():
+                if mask[i].any():
+                    end = int(mask[i].nonzero().max()) + 1
+                    item[m] = (tokens[i, :end].float().cpu(), mask[i, :end].cpu())
+            if not item:
+                raise InputError(f"an item gave no usable input for any modality (meta={chunk[i].meta})")
+            out.append(item)
+    fuser.train(was_training)
+    return out
+
+
+def default_directory(fuser: Any) -> Path:
+    """Where a model's feedback store and adapters live: ``$MMEMPATHY_FEEDBACK_DIR``, else
+    ``<checkpoint>/adapters`` for a model loaded from a directory, else a folder under
+    ``~/.cache/mmempathy/feedback`` named by the model's config."""
+    if os.environ.get("MMEMPATHY_FEEDBACK_DIR"):
+        return Path(os.environ["MMEMPATHY_FEEDBACK_DIR"])
+    checkpoint = getattr(fuser, "checkpoint_dir", None)
+    if checkpoint is not None:
+        return Path(checkpoint) / ADAPTERS_DIR
+    digest = hashlib.sha256(json.dumps(fuser.config.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+    return Path.home() / ".cache" / "mmempathy" / "feedback" / digest[:16]
+
+
+def open_store(fuser: Any, store: str | Path | FeedbackStore | None) -> FeedbackStore:
+    if isinstance(store, FeedbackStore):
+        return store
+    return FeedbackStore(Path(store) if store is not None else default_directory(fuser) / STORE_NAME)
+
+
+def record(
+    fuser: Any,
+    items: Sequence[Any],
+    labels: Sequence[str | int],
+    *,
+    user: str | None = None,
+    store: str | Path | FeedbackStore | None = None,
+    source: str = "api",
+    metas: Sequence[dict[str, Any]] | None = None,
+) -> list[int]:
+    """Check, encode and store corrections, all or none (see :meth:`EmotionFuser.feedback`)."""
+    if len(items) != len(labels):
+        raise InputError(f"{len(items)} items but {len(labels)} labels")
+    names = [label_name(fuser, lab) for lab in labels]  # every label is checked before anything is encoded
+    samples = [as_sample(it) for it in items]
+    encoded = encode_samples(fuser, samples)
+    fingerprints = Fingerprints.of(fuser)
+    metas = metas or [s.meta for s in samples]
+    db = open_store(fuser, store)
+    return db.add(
+        {
+            "encoded": enc,
+            "label": name,
+            "user": user,
+            "source": source,
+            "meta": meta,
+            "fingerprints": {m.value: fingerprints[m.value] for m in enc},
+        }
+        for enc, name, meta in zip(encoded, names, metas)
+    )
+
+
+def read_segments_csv(path: str | Path, *, model_modalities: Iterable[str] | None = None) -> list[tuple[Sample, str]]:
+    """Corrected timeline segments from a CSV with columns ``source, start, end, label`` (seconds), each
+    segment re-read from its media file through :func:`mmempathy.media.pipeline.iter_samples` (the
+    segment's text, if any, comes from an optional ``text`` column; speech is not transcribed)."""
+    from mmempathy.media.pipeline import VideoConfig, iter_samples
+    from mmempathy.media.subtitles import Cue
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"segments CSV not found: {path}")
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = {"source", "start", "end", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise InputError(f"{path} lacks the columns {sorted(missing)} (need source, start, end, label)")
+        rows = list(reader)
+    by_source: dict[str, list[tuple[Cue, str]]] = {}
+    for line, row in enumerate(rows, start=2):
+        try:
+            start, end = float(row["start"]), float(row["end"])
+        except ValueError:
+            raise InputError(f"{path}:{line}: start and end must be seconds, got {row['start']!r}, {row['end']!r}")
+        if not 0 <= start < end:
+            raise InputError(f"{path}:{line}: need 0 <= start < end, got {start}, {end}")
+        source = Path(row["source"])
+        if not source.is_absolute():
+            source = path.parent / source
+        by_source.setdefault(str(source), []).append((Cue(start, end, (row.get("text") or "").strip()), row["label"]))
+    out: list[tuple[Sample, str]] = []
+    config = VideoConfig(segment_by="subtitles", asr="off", min_segment=0.0)
+    for source, cues in by_source.items():
+        cues = sorted(cues, key=lambda c: c[0].start)
+        samples = list(iter_samples(source, subtitles=[c for c, _ in cues], config=config, modalities=model_modalities))
+        for sample in samples:  # match each read segment to its row by its times
+            cue, label = min(
+                cues, key=lambda c: abs(c[0].start - sample.meta["start"]) + abs(c[0].end - sample.meta["end"])
+            )
+            if not cue.text:
+                sample.text = None
+            sample.meta.update(file=source)
+            out.append((sample, label))
+    return out
+
+
+def record_segments_csv(
+    fuser: Any, path: str | Path, *, user: str | None = None, store: str | Path | FeedbackStore | None = None
+) -> list[int]:
+    """Store the corrections of a segments CSV (see :func:`read_segments_csv`); all or none."""
+    pairs = read_segments_csv(path, model_modalities=[m.value for m in fuser.modalities])
+    for _, label in pairs:
+        label_name(fuser, label)
+    if not pairs:
+        raise InputError(f"{path} gave no segments")
+    return record(
+        fuser,
+        [s for s, _ in pairs],
+        [lab for _, lab in pairs],
+        user=user,
+        store=store,
+        source="csv",
+        metas=[{k: s.meta.get(k) for k in ("file", "start", "end")} for s, _ in pairs],
+    )
+
+
+def import_coach(
+    fuser: Any,
+    coach_db: str | Path,
+    library: Any,
+    *,
+    store: str | Path | FeedbackStore | None = None,
+    use: str = "answer",
+    people: Sequence[str] | None = None,
+) -> list[int]:
+    """Copy the coach's answers into the feedback store, one correction per answer, user = the person.
+
+    Args:
+        coach_db: The coach's SQLite file (:class:`mmempathy.coach.db.Database`).
+        library: The coach's :class:`~mmempathy.coach.items.Library` (to find each item's media).
+        use: ``"answer"`` (what the person perceived: personalises the model to them) or ``"truth"``
+            (the item's source label).
+        people: Only these people's answers (default: everyone's).
+
+    Answers whose item is no longer in the library, or whose item has no media the model reads, are
+    skipped; answers already imported (same person, item and time) are not stored twice.
+    """
+    from mmempathy.coach.db import Database
+
+    if use not in ("answer", "truth"):
+        raise InputError(f"use must be 'answer' or 'truth', not {use!r}")
+    db = open_store(fuser, store)
+    done = {
+        (c.user, c.meta.get("item_id"), c.meta.get("answered"))
+        for c in db.corrections(everyone=True)
+        if c.source == "coach"
+    }
+    with Database(coach_db).connect() as conn:
+        rows = conn.execute(
+            "SELECT p.name AS person, a.item_id, a.truth, a.answer, a.answered FROM answers a"
+            " JOIN people p ON p.id = a.person_id ORDER BY a.id"
+        ).fetchall()
+    ids: list[int] = []
+    for row in rows:
+        if (people is not None and row["person"] not in people) or (
+            row["person"],
+            row["item_id"],
+            row["answered"],
+        ) in done:
+            continue
+        item = library.items.get(row["item_id"])
+        sample = coach_sample(item) if item is not None else None
+        if sample is None:
+            continue
+        meta = {"item_id": row["item_id"], "answered": row["answered"], "truth": row["truth"]}
+        ids += record(fuser, [sample], [row[use]], user=row["person"], store=db, source="coach", metas=[meta])
+    return ids
+
+
+def coach_sample(item: Any) -> Sample | None:
+    """The inputs of a coach item (text, a voice or face file, a video segment); ``None`` if it has none."""
+    if item.kind == "text":
+        return Sample(text=item.text.split(": ", 1)[-1]) if item.text else None
+    if item.path is None or not Path(item.path).is_file():
+        return None
+    if item.kind == "face":
+        import cv2
+
+        image = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
+        return Sample(faces=image) if image is not None else None
+    if item.kind == "voice":
+        import soundfile as sf
+
+        wave, rate = sf.read(str(item.path), dtype="float32", always_2d=True)
+        return Sample(text=item.text, audio=wave.mean(axis=1), sample_rate=rate)
+    from mmempathy.media.pipeline import VideoConfig, iter_samples
+    from mmempathy.media.subtitles import Cue
+
+    if item.start is None or item.end is None:
+        return None
+    cue = Cue(float(item.start), float(item.end), item.text or "")
+    got = list(iter_samples(item.path, subtitles=[cue], config=VideoConfig(segment_by="subtitles", asr="off")))
+    return got[0] if got else None
+
+
+# ---------------------------------------------------------------------------------------------- adapters
+
+
+@dataclass
+class AdaptSettings:
+    """How an adapter is trained."""
+
+    kind: str = "calibration"  # "calibration" (per-user head on the fused logits) or "lora" (fusion and heads)
+    rank: int = 4  # LoRA rank
+    alpha: float = 8.0  # LoRA scaling numerator
+    steps: int = 150  # optimiser steps
+    lr: float = 0.0  # learning rate (0: 0.05 for calibration, 0.002 for lora)
+    batch_size: int = 16  # corrections per step (all of them when fewer)
+    replay_ratio: float = 2.0  # replay items per correction in each step
+    replay_weight: float = 1.0  # weight of the replay loss against the corrections' loss
+    weight_decay: float = 1e-3  # pulls the adapter back towards "no change"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("calibration", "lora"):
+            raise InputError(f"adapter kind must be 'calibration' or 'lora', not {self.kind!r}")
+        if self.steps < 1 or self.batch_size < 1 or self.rank < 1:
+            raise InputError("steps, batch_size and rank must be at least 1")
+        if self.replay_ratio < 0 or self.replay_weight < 0:
+            raise InputError("replay_ratio and replay_weight must not be negative")
+
+
+class CalibrationHead(nn.Module):
+    """``z -> z (I + A) + b`` on the fused logits; starts as the identity."""
+
+    def __init__(self, classes: int) -> None:
+        super().__init__()
+        self.matrix = nn.Parameter(torch.zeros(classes, classes))
+        self.bias = nn.Parameter(torch.zeros(classes))
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits + logits @ self.matrix + self.bias
+
+
+def lora_container(fuser: Any) -> nn.ModuleDict:
+    """The fuser's fusion and heads in one container (the same module objects, not copies)."""
+    return nn.ModuleDict({"fusion": fuser.fusion, "head": fuser.head, "heads": fuser.heads})
+
+
+def lora_targets(container: nn.Module) -> list[str]:
+    return [n for n, m in container.named_modules() if isinstance(m, nn.Linear)]
+
+
+class Adapter:
+    """A trained correction of one model; attach it with ``fuser.use_adapter(adapter)``.
+
+    Attributes:
+        settings: How it was trained.
+        labels: The label set it was trained for.
+        info: Who, how many corrections, when, and the base model's fingerprint.
+        head: The calibration head (``kind="calibration"``).
+        lora_state: The LoRA tensors (``kind="lora"``), keyed as in the fusion/heads container.
+    """
+
+    def __init__(self, settings: AdaptSettings, labels: Sequence[str], info: dict[str, Any] | None = None) -> None:
+        self.settings, self.labels, self.info = settings, tuple(labels), dict(info or {})
+        self.head = CalibrationHead(len(labels)) if settings.kind == "calibration" else None
+        self.lora_state: dict[str, torch.Tensor] = {}
+        self._attached: Any = None
+        self._grad_flags: dict[str, bool] = {}
+
+    # -- attaching: only LoRA touches the fuser's modules, and detaching puts the very same modules back
+    def attach(self, fuser: Any) -> None:
+        if tuple(fuser.labels) != self.labels:
+            raise CheckpointError(f"adapter was trained for labels {self.labels}, the model has {tuple(fuser.labels)}")
+        if self.settings.kind == "lora":
+            from peft import LoraConfig, inject_adapter_in_model
+
+            container = lora_container(fuser)
+            self._grad_flags = {n: p.requires_grad for n, p in fuser.named_parameters()}
+            config = LoraConfig(
+                r=self.settings.rank, lora_alpha=self.settings.alpha, target_modules=lora_targets(container)
+            )
+            inject_adapter_in_model(config, container)
+            if self.lora_state:
+                own = {k for k in container.state_dict() if "lora_" in k}
+                if own != set(self.lora_state):
+                    self._detach_lora(fuser)
+                    raise CheckpointError("adapter LoRA tensors do not match this model's fusion and heads")
+                container.load_state_dict({k: v.to(fuser.device) for k, v in self.lora_state.items()}, strict=False)
+            container.to(fuser.device)
+        elif self.head is not None:
+            self.head.to(fuser.device)
+        self._attached = fuser
+
+    def _detach_lora(self, fuser: Any) -> None:
+        from peft.tuners.lora import LoraLayer
+
+        container = lora_container(fuser)
+        wrapped = [(n, m) for n, m in container.named_modules() if isinstance(m, LoraLayer)]
+        for name, module in wrapped:
+            parent_name, _, leaf = name.rpartition(".")
+            parent = container.get_submodule(parent_name) if parent_name else container
+            setattr(parent, leaf, module.get_base_layer())
+        for n, p in fuser.named_parameters():
+            p.requires_grad_(self._grad_flags.get(n, p.requires_grad))
+
+    def detach(self, fuser: Any) -> None:
+        if self.settings.kind == "lora" and self._attached is fuser:
+            self.lora_state = {
+                k: v.detach().cpu().clone() for k, v in lora_container(fuser).state_dict().items() if "lora_" in k
+            }
+            self._detach_lora(fuser)
+        self._attached = None
+
+    def parameters(self, fuser: Any) -> list[nn.Parameter]:
+        if self.head is not None:
+            return list(self.head.parameters())
+        return [p for n, p in lora_container(fuser).named_parameters() if "lora_" in n]
+
+    def apply(self, fuser: Any, out: FuserOutput) -> FuserOutput:
+        """What ``fuse`` returns with the adapter on (the calibration head; LoRA already acted inside)."""
+        if self.head is None or fuser.config.task != "classification":
+            return out
+        logits = self.head(out.logits.float())
+        return dataclasses.replace(out, logits=logits, probs=(logits / fuser.temperatures[0]).softmax(-1))
+
+    # -- files
+    def save(self, directory: str | Path, fuser: Any | None = None) -> Path:
+        """Write ``adapter.json`` and ``adapter.safetensors`` into ``directory`` (replaced atomically)."""
+        directory = Path(directory)
+        if fuser is not None and self._attached is fuser and self.settings.kind == "lora":
+            self.lora_state = {
+                k: v.detach().cpu().clone() for k, v in lora_container(fuser).state_dict().items() if "lora_" in k
+            }
+        tensors = (
+            {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}
+            if self.head is not None
+            else {k: v.contiguous() for k, v in self.lora_state.items()}
+        )
+        meta = {
+            "format": "mmempathy-adapter",
+            "settings": dataclasses.asdict(self.settings),
+            "labels": list(self.labels),
+            "info": self.info,
+        }
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        save_file(tensors, str(tmp / ADAPTER_WEIGHTS), metadata={"format": "pt"})
+        (tmp / ADAPTER_CONFIG).write_text(json.dumps(meta, indent=2))
+        if directory.exists():  # swap: the old adapter stays whole until the new one is complete
+            old = directory.with_name(f".{directory.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            directory.rename(old)
+            tmp.rename(directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(directory)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Adapter:
+        """Read an adapter directory written by :meth:`save`."""
+        directory = Path(directory)
+        config, weights = directory / ADAPTER_CONFIG, directory / ADAPTER_WEIGHTS
+        if not config.is_file() or not weights.is_file():
+            raise CheckpointError(
+                f"{directory} is not an adapter directory (needs {ADAPTER_CONFIG}, {ADAPTER_WEIGHTS})"
+            )
+        try:
+            meta = json.loads(config.read_text())
+            tensors = load_file(str(weights))
+        except Exception as err:  # a broken JSON or safetensors file: one clear message
+            raise CheckpointError(f"cannot read adapter {directory}: {err}") from err
+        if meta.get("format") != "mmempathy-adapter":
+            raise CheckpointError(f"{config} is not an mmempathy adapter")
+        adapter = cls(coerce(AdaptSettings, meta["settings"]), meta["labels"], meta.get("info"))
+        if adapter.head is not None:
+            try:
+                adapter.head.load_state_dict(tensors)
+            except RuntimeError as err:
+                raise CheckpointError(f"adapter {directory} tensors do not fit its labels: {err}") from err
+        else:
+            adapter.lora_state = tensors
+        return adapter
+
+
+def adapter_path(fuser: Any, name: str, directory: str | Path | None = None) -> Path:
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise InputError(f"adapter name must be a plain folder name, not {name!r}")
+    return Path(directory) if directory is not None else default_directory(fuser) / name
+
+
+def delete_adapter(fuser: Any, name: str, directory: str | Path | None = None) -> None:
+    """Remove an adapter's files (switching it off first if it is on)."""
+    path = adapter_path(fuser, name, directory)
+    if getattr(fuser, "adapter", None) is not None and fuser.adapter.info.get("name") == name:
+        fuser.use_adapter(None)
+    if not (path / ADAPTER_CONFIG).is_file():
+        raise CheckpointError(f"no adapter {name!r} at {path}")
+    shutil.rmtree(path)
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+ReplayItem = tuple[Encoded, int]
+
+
+def replay_items(fuser: Any, replay: Any) -> list[ReplayItem]:
+    """Replay data as ``(encoded, label index)``: from a feature-cache dataset (or any sequence of such
+    pairs) or from labelled :class:`Sample` s (encoded here)."""
+    if replay is None:
+        return []
+    items = list(replay)
+    if items and isinstance(items[0], Sample):
+        labelled = [s for s in items if s.label is not None]
+        return list(zip(encode_samples(fuser, labelled), [int(s.label) for s in labelled]))
+    return [(enc, int(lab)) for enc, lab in items]
+
+
+def collate(items: Sequence[ReplayItem], device: torch.device) -> tuple[Encoded, torch.Tensor]:
+    from mmempathy.train.cache import collate_cached
+
+    encoded, labels = collate_cached(items)
+    return {m: (t.to(device), k.to(device)) for m, (t, k) in encoded.items()}, labels.to(device)
+
+
+@torch.no_grad()
+def base_logits(fuser: Any, items: Sequence[ReplayItem], batch_size: int = 64) -> torch.Tensor:
+    """The model's fused logits (no adapter) for encoded items."""
+    held = fuser.adapter
+    fuser.use_adapter(None)
+    try:
+        parts = [
+            fuser.fuse(collate(items[i : i + batch_size], fuser.device)[0]).logits.float()
+            for i in range(0, len(items), batch_size)
+        ]
+    finally:
+        fuser.use_adapter(held)
+    return torch.cat(parts) if parts else torch.zeros(0, len(fuser.labels))
+
+
+def lora_loss(fuser: Any, items: Sequence[ReplayItem]) -> torch.Tensor:
+    """Cross-entropy of the fused output plus that of each modality's own calibrated head: late fusion
+    mixes the heads' outputs without a gradient into them, so the heads learn from their own loss (as
+    in training)."""
+    encoded, labels = collate(items, fuser.device)
+    out = fuser.fuse(encoded)
+    loss = F.cross_entropy(out.logits.float() / fuser.temperatures[0], labels)
+    for m, probs in out.modality_probs.items():
+        keep = out.present[:, out.modalities.index(m)]
+        if keep.any():
+            loss = loss + F.nll_loss(probs[keep].clamp_min(1e-12).log(), labels[keep])
+    return loss
+
+
+def train_adapter(
+    fuser: Any,
+    corrections: Sequence[ReplayItem],
+    replay: Sequence[ReplayItem] = (),
+    settings: AdaptSettings | dict[str, Any] | None = None,
+    *,
+    info: dict[str, Any] | None = None,
+) -> Adapter:
+    """Train an adapter on ``corrections`` mixed with ``replay``; returns it attached to ``fuser``.
+
+    Each step draws ``batch_size`` corrections and ``replay_ratio`` times as many replay items; the
+    loss is cross-entropy on the corrections plus ``replay_weight`` times cross-entropy on the replay
+    items. The base model stays in eval mode and frozen; only the adapter's numbers change.
+    """
+    settings = coerce(AdaptSettings, settings or {})
+    if not corrections:
+        raise InputError("no corrections to adapt on")
+    adapter = Adapter(settings, fuser.labels, info)
+    fuser.use_adapter(None)
+    gen = torch.Generator().manual_seed(settings.seed)
+    was_training = fuser.training
+    fuser.eval()
+    lr = settings.lr or (0.05 if settings.kind == "calibration" else 2e-3)
+    temperature = fuser.temperatures[0].float()
+    if settings.kind == "calibration":  # the head reads only the fused logits: compute them once
+        corr_z, repl_z = base_logits(fuser, corrections), base_logits(fuser, replay)
+    fuser.use_adapter(adapter)
+    params = adapter.parameters(fuser)
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    corr_y = torch.tensor([y for _, y in corrections], dtype=torch.long, device=fuser.device)
+    repl_y = torch.tensor([y for _, y in replay], dtype=torch.long, device=fuser.device)
+    n_corr = min(settings.batch_size, len(corrections))
+    n_repl = min(len(replay), int(round(settings.replay_ratio * n_corr)))
+    with torch.enable_grad():
+        for _ in range(settings.steps):
+            ci = torch.randperm(len(corrections), generator=gen)[:n_corr]
+            ri = torch.randperm(len(replay), generator=gen)[:n_repl] if n_repl else None
+            if settings.kind == "calibration":
+                loss = F.cross_entropy(adapter.head(corr_z[ci]) / temperature, corr_y[ci])
+                if ri is not None:
+                    loss = loss + settings.replay_weight * F.cross_entropy(
+                        adapter.head(repl_z[ri]) / temperature, repl_y[ri]
+                    )
+            else:
+                loss = lora_loss(fuser, [corrections[i] for i in ci])
+                if ri is not None:
+                    loss = loss + settings.replay_weight * lora_loss(fuser, [replay[i] for i in ri])
+            loss = loss + settings.weight_decay * sum((p.float() ** 2).sum() for p in params)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    fuser.train(was_training)
+    return adapter
+
+
+def adapt(
+    fuser: Any,
+    *,
+    user: str | None = None,
+    store: str | Path | FeedbackStore | None = None,
+    replay: Any = None,
+    settings: AdaptSettings | dict[str, Any] | None = None,
+    name: str | None = None,
+    directory: str | Path | None = None,
+    save: bool = True,
+) -> Adapter:
+    """Train an adapter on ``user``'s stored corrections (see :meth:`EmotionFuser.adapt`)."""
+    db = open_store(fuser, store)
+    fingerprints = Fingerprints.of(fuser)
+    rows = db.corrections(user)
+    usable = [c for c in rows if all(fingerprints.get(m) == fp for m, fp in c.fingerprints.items())]
+    if not usable:
+        stale = f" ({len(rows)} stored were encoded by other encoders)" if rows else ""
+        raise InputError(f"no usable corrections for user {user!r} in {db.path}{stale}")
+    index = {lab: i for i, lab in enumerate(fuser.labels)}
+    corrections = [({m: v for m, v in c.encoded.items() if m in fuser.modalities}, index[c.label]) for c in usable]
+    name = name or (user or "default")
+    info = {
+        "name": name,
+        "user": user,
+        "corrections": len(corrections),
+        "created": now(),
+        "store": str(db.path),
+        "replay": 0,
+    }
+    items = replay_items(fuser, replay)
+    info["replay"] = len(items)
+    adapter = train_adapter(fuser, corrections, items, settings, info=info)
+    if save:
+        adapter.save(adapter_path(fuser, name, directory), fuser)
+    return adapter
