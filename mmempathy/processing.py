@@ -21,6 +21,10 @@ from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 
 MIN_AUDIO_SECONDS = 0.1
+# Rates outside this range are a mistake (a rate of 1 Hz would be upsampled 16,000 times).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384_000
+# Float audio is in [-1, 1]; a little overshoot happens after processing, a peak past this does not.
+MAX_FLOAT_PEAK = 2.0
 
 
 def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
@@ -37,19 +41,32 @@ def prepare_audio(audio: Any, sample_rate: int | None, config: SpeechEncoderConf
     """A mono float32 waveform at ``config.sample_rate``, checked and resampled."""
     if sample_rate is None:
         raise InputError("audio was given without sample_rate: pass sample_rate=<Hz> (e.g. 16000)")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise InputError(f"sample_rate must be a positive integer number of Hz, not {sample_rate!r}")
-    wave = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+        raise InputError(f"sample_rate must be an integer number of Hz, not {sample_rate!r}")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise InputError(
+            f"sample_rate {sample_rate} Hz is outside the accepted range {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz"
+        )
+    try:
+        wave = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+    except (TypeError, ValueError) as err:  # ragged lists and the like
+        raise InputError(f"audio is not an array of samples: {err}") from None
     if wave.dtype.kind == "i":
         wave = wave / float(np.iinfo(wave.dtype).max + 1)
     elif wave.dtype.kind != "f":
         raise InputError(f"audio must be a float or integer PCM array, not dtype {wave.dtype}")
+    if wave.size == 0:
+        raise InputError(f"audio is empty (shape {wave.shape}): pass None to mark the audio as missing")
     if wave.ndim == 2:  # channels first or last, whichever axis is short
         wave = wave.mean(axis=0 if wave.shape[0] <= 8 and wave.shape[0] < wave.shape[1] else 1)
     if wave.ndim != 1:
         raise InputError(f"audio must be a 1-D waveform (or [channels, samples]), got shape {wave.shape}")
     if not np.isfinite(wave).all():
         raise InputError("audio contains NaN or infinite values")
+    peak = float(np.abs(wave).max())
+    if peak > MAX_FLOAT_PEAK:
+        hint = " (the int16 scale: divide by 32768, or pass the int16 array)" if peak <= 32768 else ""
+        raise InputError(f"float audio must be in [-1, 1], but it peaks at {peak:g}{hint}")
     wave = wave.astype(np.float32)
     if sample_rate != config.sample_rate:
         wave = resample(wave, int(sample_rate), config.sample_rate)
@@ -70,6 +87,7 @@ def prepare_faces(faces: Any, config: FaceEncoderConfig) -> np.ndarray:
     frames = list(faces) if isinstance(faces, (list, tuple)) else None
     if frames is None:
         array = faces.detach().cpu().numpy() if isinstance(faces, torch.Tensor) else np.asarray(faces)
+        array = _channels_last(array)
         frames = list(array) if array.ndim == 4 or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)) else [array]
     if not frames:
         raise InputError("faces is empty: pass at least one face crop, or None")
@@ -78,10 +96,41 @@ def prepare_faces(faces: Any, config: FaceEncoderConfig) -> np.ndarray:
     return np.stack([prepare_face(np.asarray(f), config) for f in frames])
 
 
+def _channels_last(array: np.ndarray) -> np.ndarray:
+    """Faces as ``[..., H, W, C]``: channels-first stacks are transposed (with a warning), ambiguous
+    or impossible channel counts are errors that say so."""
+    small = (1, 3, 4)
+    if array.ndim == 4 and array.shape[1] in small and array.shape[-1] not in small and min(array.shape[2:]) >= 8:
+        warnings.warn(
+            f"faces of shape {array.shape} look channels-first [F, C, H, W]; transposed to [F, H, W, C]",
+            UserWarning,
+            stacklevel=5,
+        )
+        return array.transpose(0, 2, 3, 1)
+    if array.ndim == 3 and array.shape[0] == 3 and array.shape[-1] not in small and min(array.shape[1:]) >= 8:
+        raise InputError(
+            f"faces of shape {array.shape} look like one channels-first [3, H, W] crop, but could be three "
+            "grayscale frames: pass the crop channels-last ([H, W, 3], e.g. array.transpose(1, 2, 0)), or a "
+            "list of [H, W] frames"
+        )
+    if array.ndim in (3, 4) and array.shape[-1] not in small and array.shape[-1] < 8 <= min(array.shape[-3:-1]):
+        raise InputError(_channel_message(array.shape))
+    return array
+
+
+def _channel_message(shape: tuple[int, ...]) -> str:
+    return (
+        f"a face crop has {shape[-1]} channels (shape {shape}): it must be [H, W] or [H, W, C], channels last, "
+        "with C = 1 (grayscale), 3 (RGB) or 4 (RGBA)"
+    )
+
+
 def prepare_face(image: np.ndarray, config: FaceEncoderConfig) -> np.ndarray:
     """One crop ``[H, W]`` or ``[H, W, 1|3|4]`` (uint8, or float in [0, 1]) -> ``[C, S, S]`` float32."""
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
+    if image.ndim == 3 and image.shape[-1] not in (3, 4) and min(image.shape[:2]) >= 8:
+        raise InputError(_channel_message(image.shape))
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
         raise InputError(f"a face crop must be [H, W] or [H, W, 3] (RGB), got shape {image.shape}")
     if min(image.shape[:2]) < 8:
@@ -104,6 +153,17 @@ def prepare_face(image: np.ndarray, config: FaceEncoderConfig) -> np.ndarray:
     image = cv2.resize(image, (size, size), interpolation=interp).reshape(size, size, config.channels)
     image = (image - np.asarray(config.mean, np.float32)) / np.asarray(config.std, np.float32)
     return image.transpose(2, 0, 1)
+
+
+def _check_unicode(text: str) -> None:
+    """Text must encode as UTF-8: a lone surrogate (from bytes decoded with ``surrogateescape``) cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(
+            f"text holds a lone surrogate U+{ord(text[err.start]):04X} at index {err.start}, which is not valid "
+            "Unicode (bytes decoded with errors='surrogateescape'?); decode the bytes with errors='replace'"
+        ) from None
 
 
 def prepare_features(features: Any, input_dim: int, name: str) -> np.ndarray:
@@ -168,6 +228,7 @@ class Processor:
                     raise InputError(f"text must be a string, not {type(sample.text).__name__}")
                 if not sample.text.strip():
                     raise InputError("text is empty: pass None to mark the text as missing")
+                _check_unicode(sample.text)
                 out[m] = sample.text.strip()
             elif m is Modality.AUDIO and sample.audio is not None:
                 out[m] = prepare_audio(sample.audio, sample.sample_rate, cfg)
@@ -178,9 +239,22 @@ class Processor:
             raise InputError(f"no usable modality in this input: the model reads {reads}; pass at least one")
         return out
 
-    def collate(self, samples: Sequence[Sample]) -> dict[Modality, dict[str, torch.Tensor]]:
-        """Prepare and pad a list of samples into one batch (see docs/architecture.md)."""
-        prepared = [self.prepare(s) for s in samples]
+    def collate(self, samples: Sequence[Sample], *, first_index: int = 0) -> dict[Modality, dict[str, torch.Tensor]]:
+        """Prepare and pad a list of samples into one batch (see docs/architecture.md).
+
+        Args:
+            samples: The items.
+            first_index: Index of ``samples[0]`` in the caller's whole list, so that an error
+                names the item the caller knows (``item 17: audio is empty ...``).
+        """
+        prepared = []
+        for i, sample in enumerate(samples):
+            try:
+                prepared.append(self.prepare(sample))
+            except InputError as err:
+                if len(samples) == 1 and first_index == 0:
+                    raise
+                raise InputError(f"item {first_index + i}: {err}") from err
         batch: dict[Modality, dict[str, torch.Tensor]] = {}
         for m in self.modalities:
             items = [p.get(m) for p in prepared]
