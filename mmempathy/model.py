@@ -133,6 +133,8 @@ class EmotionFuser(nn.Module):
             tokenizer = AutoTokenizer.from_pretrained(config.text.tokenizer or resolve_text_source(config.text.name))
         self.processor = Processor(config, tokenizer)
         self._warned_untrained = False
+        self.adapter = None  # a per-user correction (mmempathy.feedback), not part of the base weights
+        self.checkpoint_dir: Path | None = None  # set by from_pretrained; adapters live beside it
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -236,6 +238,8 @@ class EmotionFuser(nn.Module):
             present=present,
             modalities=list(self.modalities),
         )
+        if self.adapter is not None:
+            out = self.adapter.apply(self, out)
         if labels is not None:
             out.loss = compute_loss(out, labels, task=self.config.task, aux_weight=self.config.aux_loss_weight)
         return out
@@ -336,6 +340,44 @@ class EmotionFuser(nn.Module):
 
         return predict_video(self, path, subtitles=subtitles, transcript=transcript, **kwargs)
 
+    def feedback(self, item: Any, label: str | int, *, user: str | None = None, store: Any = None) -> int:
+        """Record a correction (see :mod:`mmempathy.feedback`): the item's encoder outputs, ``label``,
+        ``user`` and the time go into the feedback store (``store``: a path; default beside the weights).
+
+        Args:
+            item: A :class:`Sample` or a dict of :meth:`predict`'s inputs (``text``, ``audio``, ``faces``...).
+            label: A label name or index of :attr:`labels`.
+
+        Returns:
+            The correction's id. Raises :class:`InputError` (nothing stored) for an unknown label or an
+            item with none of the model's modalities.
+        """
+        from mmempathy.feedback import record
+
+        return record(self, [item], [label], user=user, store=store)[0]
+
+    def adapt(self, *, user: str | None = None, **kwargs: Any) -> Any:
+        """Train, save and switch on an adapter on ``user``'s corrections; see :func:`mmempathy.feedback.adapt`."""
+        from mmempathy.feedback import adapt
+
+        return adapt(self, user=user, **kwargs)
+
+    def use_adapter(self, adapter: Any = None) -> None:
+        """Switch an adapter on (an :class:`~mmempathy.feedback.Adapter`, its name or its directory), or
+        off with ``None``: the base model's outputs come back exactly."""
+        from mmempathy.feedback import Adapter, adapter_path
+
+        if self.adapter is not None:
+            self.adapter.detach(self)
+            self.adapter = None
+        if adapter is None:
+            return
+        if not isinstance(adapter, Adapter):
+            path = Path(adapter) if Path(adapter).is_dir() else adapter_path(self, str(adapter))
+            adapter = Adapter.load(path)
+        adapter.attach(self)
+        self.adapter = adapter
+
     def warn_if_untrained(self) -> None:
         """Warn (once) that predictions of untrained weights mean nothing."""
         if not self.config.trained and not self._warned_untrained:
@@ -388,11 +430,14 @@ class EmotionFuser(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, *, device: str | torch.device | None = None) -> EmotionFuser:
+    def from_pretrained(
+        cls, name_or_path: str | Path, *, device: str | torch.device | None = None, adapter: str | Path | None = None
+    ) -> EmotionFuser:
         """Load a checkpoint directory, a preset (:func:`mmempathy.list_models`) or a hub repository.
 
         A local directory is tried first, then a preset name, then the hub (``HF_HUB_OFFLINE`` is
         honoured). Weights load from safetensors only. ``device`` defaults to CUDA when available.
+        ``adapter`` switches on a saved adapter (a name under ``<checkpoint>/adapters/`` or a directory).
         """
         path = Path(name_or_path)
         if path.is_dir():
@@ -407,7 +452,10 @@ class EmotionFuser(nn.Module):
         else:
             model = cls._from_directory(hub.download(str(name_or_path)))
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return model.to(device).eval()
+        model = model.to(device).eval()
+        if adapter is not None:
+            model.use_adapter(adapter)
+        return model
 
     @classmethod
     def _from_directory(cls, path: Path) -> EmotionFuser:
@@ -429,6 +477,7 @@ class EmotionFuser(nn.Module):
         except Exception as err:  # `arch` is free-form: transformers and timm raise anything on bad values
             raise CheckpointError(f"{path / hub.CONFIG_NAME} describes a model that cannot be built: {err}") from err
         model.load_weights(path / hub.WEIGHTS_NAME)
+        model.checkpoint_dir = path
         return model
 
     def load_weights(self, file: str | Path) -> None:
