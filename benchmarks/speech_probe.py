@@ -34,7 +34,7 @@ from mmempathy.config import SpeechEncoderConfig
 from mmempathy.data import default_data_root, get_dataset
 from mmempathy.data.base import load_audio
 from mmempathy.data.ravdess import NATIVE_LABELS
-from mmempathy.encoders.whisper import WhisperSpeechEncoder
+from mmempathy.encoders.whisper import KNOWN_ARCH, WhisperSpeechEncoder
 
 # TESS emotion (file name suffix) -> RAVDESS native class; calm has no TESS counterpart
 TESS_TO_RAVDESS = {
@@ -145,9 +145,9 @@ def score(model, x: np.ndarray, y: np.ndarray, split: np.ndarray) -> dict:
     return out
 
 
-def speed(name: str, repeats: int = 5) -> dict:
-    """Encoder parameters, MB (float32) and ms per 3 s clip through all layers, 1 thread."""
-    encoder = build(name)
+def speed(name: str, repeats: int = 5, layer: int = -1) -> dict:
+    """Encoder parameters, MB (float32) and ms per 3 s clip up to ``layer``, 1 thread, median of ``repeats``."""
+    encoder = build(name, layer=layer)
     params = sum(p.numel() for p in encoder.parameters())
     wave, mask = torch.randn(1, 48000) * 0.1, torch.ones(1, 48000, dtype=torch.bool)
     times = []
@@ -170,9 +170,20 @@ def main() -> None:
     parser.add_argument("--no-padded", action="store_true", help="skip the 30 s padded comparison")
     parser.add_argument("--pad-tess", action="store_true", help="padded comparison: also score TESS (slow)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument("--speed-only", action="store_true", help="only the size and speed figures")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
+    if args.speed_only:
+        for name in args.models:  # the cost of each depth: layers above the chosen one are not run
+            depths = range(1, KNOWN_ARCH[name]["layers"] + 1)
+            print(
+                name,
+                json.dumps(
+                    {**speed(name), **{f"ms_to_layer_{k}": speed(name, layer=k)["ms_per_3s_clip"] for k in depths}}
+                ),
+            )
+        return
     paths, labels, splits, _ = clips(args.data_root, args.limit)
     y, split = np.array(labels), np.array(splits)
     print({s: int((split == s).sum()) for s in ("train", "dev", "test", "tess")})
@@ -181,6 +192,7 @@ def main() -> None:
         states = extract(name, paths, args.cache)
         result = choose(states, y, split, list(range(states.shape[1])))
         result |= speed(name)
+        result["at_layer"] = speed(name, layer=result["layer"])
         report["models"][name] = result
         print(name, json.dumps(result))
     best = max(report["models"], key=lambda n: report["models"][n]["dev"])
