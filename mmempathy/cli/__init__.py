@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from mmempathy.errors import MMEmpathyError
 
-SUBCOMMANDS = ("predict", "train", "bench", "models", "coach")
+SUBCOMMANDS = ("predict", "train", "bench", "models", "coach", "adapt")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,112 @@
+"""``mmempathy adapt``: feed corrections into the feedback store and train a per-user adapter.
+
+Example:
+    mmempathy adapt --user ana --segments corrected.csv --replay ravdess:train   # store, then train
+    mmempathy adapt --user ana --coach-db coach.db --coach-data-dir ../shared/data --no-train
+    mmempathy adapt --list
+    mmempathy adapt --delete ana
+    mmempathy predict clip.mp4 --model lite   # the base model; from Python: from_pretrained("lite", adapter="ana")
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mmempathy.errors import InputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``adapt`` subcommand."""
+    parser = subparsers.add_parser(
+        "adapt",
+        help="learn from corrections (per-user adapters)",
+        description="Record corrections (a CSV of corrected timeline segments: source,start,end,label; or the coach "
+        "app's answers) in the feedback store, then train a small adapter on them mixed with replayed training data. "
+        "The adapter is written beside the base weights (<checkpoint>/adapters/<name>/, or --directory); the base "
+        "weights are never changed.",
+    )
+    parser.add_argument("--model", default="lite", help="preset name or checkpoint directory (default: lite)")
+    parser.add_argument("--user", default=None, help="whose corrections (default: the anonymous ones)")
+    parser.add_argument("--store", type=Path, help="feedback store file (default: beside the adapters)")
+    parser.add_argument("--directory", type=Path, help="where the adapter is written (default: adapters/<name>)")
+    parser.add_argument("--name", help="adapter name (default: the user, or 'default')")
+    parser.add_argument("--segments", type=Path, help="CSV of corrected segments: source,start,end,label[,text]")
+    parser.add_argument("--coach-db", type=Path, help="the coach's SQLite file: import each person's answers")
+    parser.add_argument("--coach-clips", help="the coach's --clips (to find the answered items)")
+    parser.add_argument("--coach-data-dir", help="the coach's --data-dir (to find the answered items)")
+    parser.add_argument("--coach-use", default="answer", choices=("answer", "truth"), help="label taken from coach")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="only record the corrections")
+    parser.add_argument("--kind", default="calibration", choices=("calibration", "lora"), help="adapter kind")
+    parser.add_argument("--steps", type=int, default=150, help="optimiser steps (default: %(default)s)")
+    parser.add_argument("--replay", help="replay data DATASET[:SPLIT] (e.g. ravdess:train, meld:train)")
+    parser.add_argument("--replay-n", type=int, default=300, help="replay items drawn (default: %(default)s)")
+    parser.add_argument("--list", action="store_true", help="list stored corrections per user and saved adapters")
+    parser.add_argument("--delete", metavar="NAME", help="delete an adapter's files")
+    parser.set_defaults(func=run)
+
+
+def replay_samples(spec: str, n: int) -> list:
+    """``n`` labelled samples drawn (seed 0) from ``DATASET[:SPLIT]``."""
+    import numpy as np
+
+    from mmempathy.data import get_dataset
+
+    name, _, split = spec.partition(":")
+    ds = get_dataset(name, split=split or "train")
+    order = np.random.default_rng(0).permutation(len(ds))[:n]
+    return [ds[int(i)] for i in order]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Record, train, list or delete, as asked."""
+    from mmempathy import EmotionFuser
+    from mmempathy.feedback import (
+        ADAPTER_CONFIG,
+        AdaptSettings,
+        default_directory,
+        delete_adapter,
+        import_coach,
+        open_store,
+        record_segments_csv,
+    )
+
+    fuser = EmotionFuser.from_pretrained(args.model, device="cpu")
+    if args.delete:
+        delete_adapter(fuser, args.delete, args.directory)
+        print(f"adapt: deleted adapter {args.delete}")
+        return 0
+    store = open_store(fuser, args.store)
+    if args.list:
+        for user in store.users():
+            print(f"corrections  {user or '(anonymous)'}: {len(store.corrections(user))}")
+        root = default_directory(fuser)
+        for config in sorted(root.glob(f"*/{ADAPTER_CONFIG}")):
+            info = json.loads(config.read_text()).get("info", {})
+            print(f"adapter      {config.parent.name}: {info.get('corrections')} corrections, {info.get('created')}")
+        return 0
+    if args.segments:
+        ids = record_segments_csv(fuser, args.segments, user=args.user, store=store)
+        print(f"adapt: stored {len(ids)} corrected segments from {args.segments}")
+    if args.coach_db:
+        from mmempathy.coach import build_library
+
+        library = build_library(args.coach_clips, args.coach_data_dir)
+        ids = import_coach(fuser, args.coach_db, library, store=store, use=args.coach_use)
+        print(f"adapt: imported {len(ids)} coach answers")
+    if not args.train:
+        return 0
+    if args.replay is None:
+        raise InputError("give --replay DATASET[:SPLIT] (what keeps the model from forgetting), or --no-train")
+    adapter = fuser.adapt(
+        user=args.user,
+        store=store,
+        replay=replay_samples(args.replay, args.replay_n),
+        settings=AdaptSettings(kind=args.kind, steps=args.steps),
+        name=args.name,
+        directory=args.directory,
+    )
+    print(f"adapt: trained a {args.kind} adapter on {adapter.info['corrections']} corrections "
+          f"(+{adapter.info['replay']} replayed); saved as {adapter.info['name']}")  # fmt: skip
+    return 0
