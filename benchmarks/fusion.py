@@ -30,16 +30,15 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mmempathy import EmotionFuser, Sample
-from mmempathy.bench.combos import evaluate_combos, lite_pools
+from mmempathy.bench.combos import evaluate_combos, keep_modalities, lite_pools
 from mmempathy.bench.runner import BenchConfig, head_metrics, predict, run_benchmark
 from mmempathy.data import get_dataset, load_audio
 from mmempathy.data.combined import LabelMatched
 from mmempathy.data.ravdess import NATIVE_LABELS, label_map, parse_name
 from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.media.decode import probe
+from mmempathy.train import FeatureCache
 
 PARTS = ("mosi", "heads", "combos", "clips", "example")
 
@@ -111,35 +110,18 @@ def heads(model: EmotionFuser, data_dir: Path) -> dict[str, Any]:
     return result
 
 
-def drop(sample: Sample, keep: tuple[str, ...]) -> Sample:
-    """The sample with only the modalities in ``keep``."""
-    fields = {"text": ("text",), "audio": ("audio", "sample_rate"), "face": ("faces",)}
-    kept = {f: getattr(sample, f) for m in keep for f in fields[m]}
-    return Sample(**kept, label=sample.label)
-
-
-def combos(model: EmotionFuser, data_dir: Path) -> dict[str, Any]:
-    """Fused vs each head on the label-matched test combinations, for each subset of two or three."""
+def combos(model: EmotionFuser, data_dir: Path, cache_dir: Path) -> dict[str, Any]:
+    """Fused vs each head on the label-matched test combinations, for the triple and each pair."""
     test = LabelMatched(lite_pools(data_dir)["test"], size=1500, seed=2)
-    samples = [test[i] for i in range(len(test))]
-    labels = np.array([s.label for s in samples])
-    result: dict[str, Any] = {"n": len(samples)}
+    cached = FeatureCache(model, cache_dir).build(test, progress=True, desc="encode test combinations")
+    result: dict[str, Any] = {"n": len(test)}
     calibration = model.config.calibration
-    for calibrated in (False, True):
-        model.set_calibration(calibration if calibrated else None)
-        key = "calibrated" if calibrated else "uncalibrated"
-        result[key] = {"all": evaluate_combos(model, test)}
+    for key, cal in (("uncalibrated", None), ("calibrated", calibration)):
+        model.set_calibration(cal)
+        result[key] = {"all": evaluate_combos(model, cached)}
         for keep in (("text", "audio"), ("text", "face"), ("audio", "face")):
-            preds = model.predict_samples([drop(s, keep) for s in samples], batch_size=64)
-            fused = np.array([model.labels.index(r.label) for r in preds])
-            heads = {
-                m: np.array([model.labels.index(max(r.modalities[m], key=r.modalities[m].get)) for r in preds])
-                for m in keep
-            }
-            result[key]["+".join(keep)] = {
-                "fused": float((fused == labels).mean()),
-                **{m: float((h == labels).mean()) for m, h in heads.items()},
-            }
+            scores = evaluate_combos(model, keep_modalities(cached, keep))
+            result[key]["+".join(keep)] = {k: scores[k]["accuracy"] for k in ("fused", *keep)}
     model.set_calibration(calibration)
     return result
 
@@ -256,6 +238,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/fusion"))
     parser.add_argument("--model", default="lite", help="model for combos/clips/example")
     parser.add_argument("--seeds", type=int, default=3, help="MOSI seeds")
+    parser.add_argument("--cache-dir", type=Path, default=Path("runs/feature_cache"), help="encoder output cache")
     parser.add_argument("--only", nargs="*", choices=PARTS, default=list(PARTS))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -26,37 +26,30 @@ import torch
 import torch.nn.functional as F
 
 from mmempathy.sample import Sample
+from mmempathy.train.cache import CachedDataset, iter_outputs
 
 if TYPE_CHECKING:
     from mmempathy.model import EmotionFuser
 
 
-@torch.no_grad()
-def collect_outputs(fuser: EmotionFuser, samples: Sequence[Sample], *, batch_size: int = 64) -> dict[str, Any]:
-    """Run the model on labelled samples and keep what calibration needs, on the CPU.
+def collect_outputs(fuser: EmotionFuser, data: Sequence[Sample] | CachedDataset, *, batch_size: int = 64) -> dict:
+    """Run the model on labelled data (samples, or their cached encoder outputs) and keep what
+    calibration needs, on the CPU.
 
     Returns:
         ``labels [n]``, fused ``logits [n, c]``, ``weights`` and ``present [n, m]``, and
         ``modality_logits`` ``{name: [n, c]}`` (rows of absent modalities are meaningless).
     """
-    was_training = fuser.training
-    fuser.eval()
     parts: dict[str, list] = {"labels": [], "logits": [], "weights": [], "present": []}
     per_modality: dict[str, list] = {m.value: [] for m in fuser.modalities}
-    device = fuser.device
-    for start in range(0, len(samples), batch_size):
-        chunk = samples[start : start + batch_size]
-        batch = fuser.processor.collate(chunk)
-        batch = {m: {k: v.to(device) for k, v in t.items()} for m, t in batch.items()}
-        out = fuser(batch)
-        parts["labels"].append(torch.tensor([s.label for s in chunk]))
+    for out, labels in iter_outputs(fuser, data, batch_size=batch_size):
+        parts["labels"].append(labels)
         parts["logits"].append(out.logits.float().cpu())
         parts["weights"].append(out.weights.float().cpu())
         parts["present"].append(out.present.cpu())
         for m in fuser.modalities:
             lg = out.modality_logits.get(m)
-            per_modality[m.value].append(lg.float().cpu() if lg is not None else out.logits.float().cpu() * 0)
-    fuser.train(was_training)
+            per_modality[m.value].append(lg.float().cpu() if lg is not None else torch.zeros_like(out.logits).cpu())
     result = {k: torch.cat(v) for k, v in parts.items()}
     result["modality_logits"] = {k: torch.cat(v) for k, v in per_modality.items()}
     return result
@@ -124,7 +117,9 @@ def fit_gate_bias(
     return {n: float(b) for n, b in zip(names, centred)}
 
 
-def fit_calibration(fuser: EmotionFuser, samples: Sequence[Sample], *, batch_size: int = 64) -> dict[str, Any]:
+def fit_calibration(
+    fuser: EmotionFuser, samples: Sequence[Sample] | CachedDataset, *, batch_size: int = 64
+) -> dict[str, Any]:
     """Fit and apply temperatures (and, in late fusion, gate biases) on labelled dev samples.
 
     The steps follow the model's data flow: each modality's temperature from its own head; then,
@@ -133,7 +128,8 @@ def fit_calibration(fuser: EmotionFuser, samples: Sequence[Sample], *, batch_siz
 
     Args:
         fuser: A trained classification model; its calibration is replaced.
-        samples: Labelled dev samples (never test data), with any mix of modalities.
+        samples: Labelled dev samples (never test data), with any mix of modalities, or their cached
+            encoder outputs (:meth:`mmempathy.train.FeatureCache.build`).
         batch_size: Items per forward pass.
 
     Returns:
@@ -141,7 +137,8 @@ def fit_calibration(fuser: EmotionFuser, samples: Sequence[Sample], *, batch_siz
     """
     if fuser.config.task != "classification":
         raise ValueError("calibration applies to classification models")
-    if not samples or any(s.label is None for s in samples):
+    labels = samples.labels if isinstance(samples, CachedDataset) else [s.label for s in samples]
+    if not labels or any(label is None for label in labels):
         raise ValueError("calibration needs labelled samples")
     names = [m.value for m in fuser.modalities]
     fuser.set_calibration(None)

@@ -41,7 +41,7 @@ from mmempathy.cli import main as cli_main
 from mmempathy.config import FUSION_MODES
 from mmempathy.data.combined import LabelMatched
 from mmempathy.hub import WEIGHTS_NAME, load_preset
-from mmempathy.train import TrainConfig, Trainer
+from mmempathy.train import FeatureCache, TrainConfig, Trainer
 
 PARTS = {  # modality -> (bench recipe, data folder, extra bench arguments)
     "text": ("meld", "meld", ["--text-layers", "2", "--epochs", "3", "--set", "lr_encoder=5e-5"]),
@@ -130,12 +130,14 @@ def main() -> None:
     result = Trainer(model, config, train, dev).fit()
     model = EmotionFuser.from_pretrained(result.best_dir, device="cpu")
     model.config.trained = True
+    cache = FeatureCache(model, args.out / "fusion" / "feature_cache")  # the trainer's: train inputs are there
+    calibration_set, test = cache.build(calibration_set, desc="cache dev"), cache.build(test, desc="cache test")
     report = {
         "parts": {m: str(p) for m, p in parts.items()},
         "fusion_best_dev": result.best_metric,
         "test_uncalibrated": evaluate_combos(model, test),
     }
-    report["calibration"] = fit_calibration(model, [calibration_set[i] for i in range(len(calibration_set))])
+    report["calibration"] = fit_calibration(model, calibration_set)
     report["test"] = evaluate_combos(model, test)
     report["wall_s"] = round(time.time() - start, 1)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -114,3 +114,26 @@ def test_result_reports_incongruity(tiny, wave, face_crops):
     assert r.incongruity == pytest.approx(incongruity([list(d.values()) for d in r.modalities.values()]), abs=1e-6)
     assert r.to_dict()["incongruity"] == r.incongruity
     assert Modality.TEXT.value in r.modalities
+
+
+def test_cached_outputs_match_raw_and_encode_each_input_once(dev_samples, tmp_path):
+    """Evaluating on cached encoder outputs gives the raw model's outputs; repeated inputs are encoded once."""
+    from mmempathy.bench.runner import predict
+    from mmempathy.train import FeatureCache
+
+    torch.manual_seed(0)
+    config = load_preset("tiny")["config"]
+    for part in ("text", "audio", "face"):
+        config[part]["freeze"] = True
+    model = EmotionFuser(config).eval()
+    repeated = dev_samples[:6] + dev_samples[:6]
+    cache = FeatureCache(model, tmp_path / "cache")
+    cached = cache.build(repeated)
+    files = {f for item in cached.files for f in item.values()}
+    assert len(files) == 6 * 3  # six distinct items, three modalities each
+    raw, fast = (
+        predict(model, repeated, batch_size=4, num_workers=0),
+        predict(model, cached, batch_size=4, num_workers=0),
+    )
+    for key in ("fused", "text", "audio", "face", "weights"):
+        np.testing.assert_allclose(raw[key], fast[key], atol=1e-5)

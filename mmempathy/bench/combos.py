@@ -15,6 +15,7 @@ made on dev never look at a test image.
 Example:
     >>> pools = lite_pools("../shared/data")  # doctest: +SKIP
     >>> test = LabelMatched(pools["test"], size=1500, seed=2)  # doctest: +SKIP
+    >>> scores = evaluate_combos(fuser, FeatureCache(fuser, "cache").build(test))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mmempathy.bench.recipes import get_recipe
 from mmempathy.bench.runner import BenchConfig, head_metrics, load_splits, predict
 from mmempathy.data import EmotionDataset, get_dataset
-from mmempathy.data.combined import LabelMatched
 from mmempathy.model import EmotionFuser
+from mmempathy.output import incongruity
+from mmempathy.train.cache import CachedDataset
 
 
 def lite_pools(data_dir: str | Path) -> dict[str, dict[str, EmotionDataset]]:
@@ -42,12 +46,18 @@ def lite_pools(data_dir: str | Path) -> dict[str, dict[str, EmotionDataset]]:
     return pool
 
 
-def evaluate_combos(model: EmotionFuser, data: LabelMatched, *, batch_size: int = 64) -> dict[str, Any]:
-    """Accuracy, weighted F1 and ECE of the fused output (every modality present) and of each head
-    alone, with the gate's mean weight per modality."""
+def keep_modalities(data: CachedDataset, keep: tuple[str, ...]) -> CachedDataset:
+    """The same cached items with only the modalities in ``keep``."""
+    return CachedDataset([{m: f for m, f in item.items() if m.value in keep} for item in data.files], data.labels)
+
+
+def evaluate_combos(model: EmotionFuser, data: CachedDataset, *, batch_size: int = 64) -> dict[str, Any]:
+    """Accuracy, weighted F1 and ECE of the fused output and of each head alone on cached combinations,
+    with the gate's mean weight per modality and the mean incongruity of the heads."""
     outputs = predict(model, data, batch_size=batch_size, num_workers=0)
     scores: dict[str, Any] = head_metrics(outputs, len(model.labels))
-    results = model.predict_samples([data[i] for i in range(len(data))], batch_size=batch_size)
-    scores["mean_weights"] = {m: sum(r.weights.get(m, 0.0) for r in results) / len(results) for m in data.sources}
-    scores["mean_incongruity"] = sum(r.incongruity for r in results) / len(results)
+    names = [m.value for m in model.modalities]
+    scores["mean_weights"] = dict(zip(names, outputs["weights"].mean(0).tolist()))
+    rows = [[outputs[m][i] for m in names if not np.isnan(outputs[m][i]).any()] for i in range(len(outputs["labels"]))]
+    scores["mean_incongruity"] = float(np.mean([incongruity(r) for r in rows]))
     return scores

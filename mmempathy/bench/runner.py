@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file
-from torch.utils.data import DataLoader
 
 from mmempathy import hub
 from mmempathy.bench.recipes import Recipe, get_recipe
@@ -51,8 +49,9 @@ from mmempathy.metrics import (
 from mmempathy.modality import Modality
 from mmempathy.model import EmotionFuser
 from mmempathy.sample import Sample
-from mmempathy.train import FeatureCache, LabelledCollate, TrainConfig, Trainer
+from mmempathy.train import FeatureCache, TrainConfig, Trainer
 from mmempathy.train.augment import Augmented
+from mmempathy.train.cache import iter_outputs
 
 ENCODER_CLASSES = {m.value: type(ModelConfig().encoder(m)) for m in Modality}
 
@@ -285,25 +284,15 @@ def train_config(recipe: Recipe, cfg: BenchConfig, seed: int, run_dir: Path) -> 
 
 @torch.no_grad()
 def predict(fuser: EmotionFuser, data: Any, *, batch_size: int, num_workers: int) -> dict[str, np.ndarray]:
-    """Probabilities of labelled ``data``, in order: ``fused`` ``[n, c]``, each modality's own head
-    (``text``, ``audio``, ``face``; NaN rows where an item lacks it) and ``labels`` ``[n]``."""
-    fuser.eval()
-    device = fuser.device
-    loader = DataLoader(
-        data,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=LabelledCollate(fuser.processor, fuser.config.task),
-    )
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    columns: dict[str, list[np.ndarray]] = {"fused": [], "labels": [], **{m.value: [] for m in fuser.modalities}}
-    for batch, target in loader:
-        batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
-        with autocast:
-            out = fuser(batch)
+    """Outputs over labelled ``data`` (samples, or a :class:`~mmempathy.train.cache.CachedDataset`), in order:
+    ``fused`` probabilities ``[n, c]``, each modality's own head (``text``, ``audio``, ``face``; NaN rows
+    where an item lacks it), the gate's ``weights`` ``[n, m]`` and ``labels`` ``[n]``."""
+    columns: dict[str, list[np.ndarray]] = {"fused": [], "labels": [], "weights": []}
+    columns.update({m.value: [] for m in fuser.modalities})
+    for out, target in iter_outputs(fuser, data, batch_size=batch_size, num_workers=num_workers):
         columns["fused"].append(out.probs.float().cpu().numpy())
         columns["labels"].append(target.numpy())
+        columns["weights"].append(out.weights.float().cpu().numpy())
         for i, m in enumerate(out.modalities):
             probs = np.full(out.probs.shape, np.nan, dtype=np.float32)
             if m in out.modality_probs:
@@ -328,7 +317,7 @@ def head_metrics(outputs: dict[str, np.ndarray], n_classes: int) -> dict[str, di
     """Accuracy, weighted F1 and ECE of the fused output and of each modality's head on the items that have it."""
     scores = {}
     for name, probs in outputs.items():
-        if name == "labels":
+        if name in ("labels", "weights"):
             continue
         here = ~np.isnan(probs).any(-1)
         if here.any():

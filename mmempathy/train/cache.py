@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from tqdm.auto import tqdm
 
 from mmempathy.modality import Modality
 from mmempathy.sample import Sample
-from mmempathy.train.data import check_labels
+from mmempathy.train.data import LabelledCollate, check_labels
 
 Encoded = dict[Modality, tuple[torch.Tensor, torch.Tensor]]
 
@@ -56,6 +57,14 @@ def input_hash(value: Any) -> bytes:
         return b"str:" + value.encode()
     array = np.ascontiguousarray(value)
     return f"{array.dtype}:{array.shape}:".encode() + array.tobytes()
+
+
+INPUT_FIELDS = {Modality.TEXT: ("text",), Modality.AUDIO: ("audio", "sample_rate"), Modality.FACE: ("faces",)}
+
+
+def only(sample: Sample, modality: Modality) -> Sample:
+    """The sample with one modality's input alone."""
+    return Sample(**{f: getattr(sample, f) for f in INPUT_FIELDS[modality]})
 
 
 class CachedDataset(torch.utils.data.Dataset):
@@ -146,8 +155,10 @@ class FeatureCache:
             todo = [i for i, p in enumerate(paths) if not all(f.is_file() for f in p.values())]
             self.hits += len(samples) - len(todo)
             self.misses += len(todo)
-            if todo:
-                self.store([samples[i] for i in todo], [paths[i] for i in todo])
+            for m in fuser.modalities:  # per modality, each missing input once (combinations repeat inputs)
+                missing = {paths[i][m]: i for i in todo if m in paths[i] and not paths[i][m].is_file()}
+                if missing:
+                    self.store([only(samples[i], m) for i in missing.values()], [{m: f} for f in missing])
             files += paths
             labels += [s.label for s in samples]
         fuser.train(was_training)
@@ -173,3 +184,32 @@ class FeatureCache:
                     {"tokens": tokens[i, :end].cpu().contiguous(), "mask": mask[i, :end].cpu().contiguous()}, str(tmp)
                 )
                 tmp.replace(target)
+
+
+@torch.no_grad()
+def iter_outputs(
+    fuser: Any, data: Sequence[Sample] | CachedDataset, *, batch_size: int = 64, num_workers: int = 0
+) -> Iterator[tuple[Any, torch.Tensor]]:
+    """``(FuserOutput, labels)`` per batch of labelled data, in order, in eval mode (bf16 autocast on CUDA).
+
+    Raw samples go through the encoders; a :class:`CachedDataset` (from :meth:`FeatureCache.build`)
+    goes straight to :meth:`EmotionFuser.fuse`, so evaluating many combinations of the same inputs
+    encodes each input once."""
+    cached = isinstance(data, CachedDataset)
+    task = fuser.config.task
+    collate = partial(collate_cached, task=task) if cached else LabelledCollate(fuser.processor, task)
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate
+    )
+    was_training = fuser.training
+    fuser.eval()
+    device = fuser.device
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    for inputs, labels in loader:
+        with autocast:
+            if cached:
+                out = fuser.fuse({m: (t.to(device), k.to(device)) for m, (t, k) in inputs.items()})
+            else:
+                out = fuser({m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in inputs.items()})
+        yield out, labels
+    fuser.train(was_training)
