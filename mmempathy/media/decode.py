@@ -12,8 +12,10 @@ Degraded inputs (documented behaviour):
     * no video stream (audio-only files): only audio is yielded (faces missing);
     * a packet that fails to decode is skipped with a logged warning; a file that breaks off
       (truncated) yields what could be decoded before the break;
-    * a missing file, a file that is not media, or a file with nothing decodable raise
-      :class:`~mmempathy.errors.InputError`.
+    * a missing file, a directory, a file that is not media, a still image (a JPEG renamed
+      ``.mp4``), or a file with nothing decodable raise :class:`~mmempathy.errors.InputError`;
+    * a video stored sideways with a rotation in its display matrix (phone recordings) is turned
+      upright: frames are yielded as they are meant to be shown.
 
 Example:
     >>> for item in iter_media("clip.mp4", fps=2.0):  # doctest: +SKIP
@@ -36,6 +38,8 @@ from mmempathy.errors import InputError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+# Demuxers that read one still image (FFmpeg opens a JPEG whatever its name): not a video.
+STILL_IMAGE_FORMATS = ("image2", "image2pipe")
 # A file whose packets keep failing is not worth decoding to the end.
 MAX_DECODE_ERRORS = 50
 
@@ -85,15 +89,27 @@ class AudioChunk:
         return self.time + len(self.samples) / self.sample_rate
 
 
-def open_media(path: str | Path) -> av.container.InputContainer:
-    """Open a media file, turning every way it can be unusable into an :class:`InputError`."""
+def check_media_path(path: str | Path) -> Path:
+    """The checks that need no decoding, with the messages the API and the CLI share.
+
+    Raises:
+        InputError: The path does not exist, is a directory (or other non-file), or is empty.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"media file not found: {path}")
     if not path.is_file():
-        raise InputError(f"not a file: {path}")
+        raise InputError(
+            f"media path is {'a directory' if path.is_dir() else 'not a regular file'}, not a file: {path}"
+        )
     if path.stat().st_size == 0:
         raise InputError(f"media file is empty (0 bytes): {path}")
+    return path
+
+
+def open_media(path: str | Path) -> av.container.InputContainer:
+    """Open a media file, turning every way it can be unusable into an :class:`InputError`."""
+    path = check_media_path(path)
     try:
         container = av.open(str(path), mode="r")
     except av.error.EOFError:
@@ -103,6 +119,13 @@ def open_media(path: str | Path) -> av.container.InputContainer:
     if not container.streams.video and not container.streams.audio:
         container.close()
         raise InputError(f"no decodable audio or video stream in {path} (empty or zero-duration file?)")
+    demuxer = container.format.name
+    if demuxer in STILL_IMAGE_FORMATS or demuxer.endswith("_pipe"):  # jpeg_pipe, png_pipe, webp_pipe ...
+        container.close()
+        raise InputError(
+            f"no decodable audio or video stream in {path}: it is a still image ({demuxer.removesuffix('_pipe')}), "
+            "not a video or audio file"
+        )
     return container
 
 
@@ -269,8 +292,24 @@ class _FrameSampler:
         if self.max_side and max(width, height) > self.max_side:
             scale = self.max_side / max(width, height)
             width, height = max(2, round(width * scale)), max(2, round(height * scale))
-            return frame.to_ndarray(format="rgb24", width=width, height=height)
-        return frame.to_ndarray(format="rgb24")
+            image = frame.to_ndarray(format="rgb24", width=width, height=height)
+        else:
+            image = frame.to_ndarray(format="rgb24")
+        return upright(image, frame.rotation)
+
+
+def upright(image: np.ndarray, rotation: float) -> np.ndarray:
+    """``image`` as it is meant to be shown, given its display-matrix ``rotation``.
+
+    ``rotation`` is what PyAV's ``VideoFrame.rotation`` reads (FFmpeg's ``av_display_rotation_get``):
+    the counter-clockwise turn, in degrees, that shows the stored frame upright. FFmpeg's own
+    autorotate does the same (it turns clockwise by minus this angle). Angles are rounded to
+    quarter turns; a phone never records anything else.
+    """
+    quarter_turns = round(rotation / 90) % 4 if rotation else 0
+    if quarter_turns == 0:
+        return image
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns))
 
 
 class _AudioStream:
