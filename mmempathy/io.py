@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -144,6 +145,33 @@ def atomic_write(path: str | Path, writer: Callable[[Path], object], *, durable:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
     return path
+
+
+def atomic_write_files(directory: str | Path, writer: Callable[[Path], object]) -> Path:
+    """Let ``writer`` fill a temporary directory, then move each of its files into ``directory``.
+
+    For writers that produce several files (a tokenizer's ``save_pretrained``): each file lands
+    whole (``os.replace``); files of an older save that the writer does not produce are kept.
+
+    Raises:
+        InputError: As :func:`atomic_write`.
+    """
+    directory = Path(directory)
+    staging: Path | None = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+        writer(staging)
+        for file in sorted(p for p in staging.rglob("*") if p.is_file()):
+            target = directory / file.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(file, target)
+    except OSError as err:
+        raise InputError(f"cannot write {directory}: {_why(err, directory)}") from err
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return directory
 
 
 def _why(err: OSError, path: Path) -> str:

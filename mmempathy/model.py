@@ -414,19 +414,24 @@ class EmotionFuser(nn.Module):
             dtype: Store floating-point weights in this type (e.g. ``torch.float16`` to halve a
                 shipped checkpoint); they are cast back to the model's type on load.
         """
+        from mmempathy.io import atomic_write, atomic_write_files
+
+        # Each file is written whole or not at all (temporary file + rename); config.json, which
+        # makes a directory a checkpoint, comes last.
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         meta = {"format": "mmempathy", "config": self.config.to_dict()}
-        (directory / hub.CONFIG_NAME).write_text(json.dumps(meta, indent=2))
         skip = self.external_keys()
         state = {
             k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
             for k, v in self.state_dict().items()
             if k not in skip
         }
-        save_file(state, str(directory / hub.WEIGHTS_NAME), metadata={"format": "pt"})
+        atomic_write(directory / hub.WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
         if self.processor.tokenizer is not None:
-            self.processor.tokenizer.save_pretrained(str(directory / hub.TOKENIZER_DIR))
+            atomic_write_files(
+                directory / hub.TOKENIZER_DIR, lambda tmp: self.processor.tokenizer.save_pretrained(str(tmp))
+            )
+        atomic_write(directory / hub.CONFIG_NAME, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
         return directory
 
     @classmethod

@@ -85,3 +85,46 @@ def test_formats_and_same_path_are_refused_before_work(tmp_path):
         check_output_paths({"--json": None, "--csv": tmp_path / "out", "--plot": tmp_path / "sub" / ".." / "out"})
     with pytest.raises(InputError, match=r"^--plot: cannot write .*unsupported format"):
         check_output_paths({"--plot": tmp_path / "p.xyz"}, {"--plot": {".png"}})
+
+
+def test_a_failed_checkpoint_save_keeps_the_old_checkpoint(tiny, tmp_path, monkeypatch):
+    import mmempathy.model as model_module
+    from mmempathy import EmotionFuser
+
+    tiny.save_pretrained(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+    def broken_save_file(state, filename, metadata=None):
+        Path(filename).write_bytes(b"partial")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of writing the weights
+
+    monkeypatch.setattr(model_module, "save_file", broken_save_file)
+    with pytest.raises(KeyboardInterrupt):
+        tiny.save_pretrained(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert _leftovers(tmp_path) == []
+    EmotionFuser.from_pretrained(tmp_path, device="cpu")  # still a whole, loadable checkpoint
+
+
+def test_trainer_state_files_are_written_whole(tmp_path, monkeypatch):
+    import torch
+
+    import mmempathy.train.state as state
+
+    param = torch.nn.Parameter(torch.zeros(3))
+    optimizer = torch.optim.AdamW([param])
+    param.grad = torch.ones(3)
+    optimizer.step()
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    state.save_state(tmp_path, optimizer, scheduler, {"epoch": 1})
+    good = (tmp_path / state.STATE_TENSORS).read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state, "save_file", broken)
+    with pytest.raises(InputError, match="no space left on the device"):
+        state.save_state(tmp_path, optimizer, scheduler, {"epoch": 2})
+    assert (tmp_path / state.STATE_TENSORS).read_bytes() == good
+    assert state.load_state(tmp_path, optimizer, scheduler) == {"epoch": 1}
+    assert _leftovers(tmp_path) == []

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from mmempathy.io import atomic_write
+
 STATE_TENSORS = "trainer_state.safetensors"
 STATE_JSON = "trainer_state.json"
 
@@ -55,10 +57,11 @@ def save_state(
     rank: int = 0,
 ) -> None:
     """Write the optimizer, scheduler, generators and ``progress`` (rank 0 writes all but its peers' RNG)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    # Every file is written whole (temporary file + rename): Ctrl-C mid-save keeps the last good state.
     rng_tensors, rng_meta = rng_state()
-    save_file({k: v.contiguous() for k, v in rng_tensors.items()}, str(directory / f"rng_rank{rank}.safetensors"))
-    (directory / f"rng_rank{rank}.json").write_text(json.dumps(rng_meta))
+    rng = {k: v.contiguous() for k, v in rng_tensors.items()}
+    atomic_write(directory / f"rng_rank{rank}.safetensors", lambda tmp: save_file(rng, str(tmp)))
+    atomic_write(directory / f"rng_rank{rank}.json", lambda tmp: tmp.write_text(json.dumps(rng_meta)))
     if rank != 0:
         return
     opt = optimizer.state_dict()
@@ -69,13 +72,13 @@ def save_state(
                 tensors[f"optimizer.{pid}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{pid}.{name}"] = value
-    save_file(tensors, str(directory / STATE_TENSORS))
+    atomic_write(directory / STATE_TENSORS, lambda tmp: save_file(tensors, str(tmp)))
     meta = {
         "optimizer": {"param_groups": opt["param_groups"], "scalars": scalars},
         "scheduler": scheduler.state_dict(),
         "progress": progress,
     }
-    (directory / STATE_JSON).write_text(json.dumps(meta, indent=1))
+    atomic_write(directory / STATE_JSON, lambda tmp: tmp.write_text(json.dumps(meta, indent=1)))
 
 
 def has_state(directory: Path) -> bool:
