@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mmempathy.media.timeline import Segment, Timeline
+from mmempathy.output import incongruity
 
 LABELS = ("anger", "joy", "neutral")
 
@@ -17,7 +18,8 @@ def seg(start, probs, present=("text", "audio"), text=None):
     probs = dict(zip(LABELS, probs))
     mods = {m: dict(zip(LABELS, np.roll(list(probs.values()), i))) for i, m in enumerate(present)}
     weights = {m: 1 / len(present) for m in present}
-    return Segment(start, start + 3.0, probs, mods, weights, list(present), text)
+    clash = incongruity([list(d.values()) for d in mods.values()])
+    return Segment(start, start + 3.0, probs, mods, weights, list(present), text, incongruity=clash)
 
 
 @pytest.fixture
@@ -63,6 +65,8 @@ def test_csv(timeline, tmp_path):
     timeline.to_csv(tmp_path / "t.csv")
     df = pd.read_csv(tmp_path / "t.csv")
     assert df["dominant"].tolist() == ["anger", "joy", "neutral"]
+    # disagreeing modalities show up; a lone modality has none
+    assert df["incongruity"].iloc[1] > 0.1 and df["incongruity"].iloc[2] == 0.0
     assert df["p_joy"].tolist() == pytest.approx([0.2, 0.8, 0.2])
 
 
@@ -93,7 +97,9 @@ def test_plot_writes_a_png(timeline, tmp_path):
     ax = fig.axes[0]
     assert ax.get_ylabel() == "probability (fused)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(LABELS)[::-1]  # as stacked
-    assert fig.axes[1].get_xlabel() == "time (s)"
+    assert fig.axes[2].get_xlabel() == "time (s)" and fig.axes[2].get_ylabel() == "incongruity"
+    heights = [bar.get_height() for bar in fig.axes[2].patches]
+    assert heights == pytest.approx([s.incongruity for s in timeline])
 
 
 def test_empty_timeline_still_serialises_and_plots(tmp_path):

@@ -507,6 +507,7 @@ def _predict(fuser: EmotionFuser, samples: list[Sample]) -> list[Segment]:
             present=[_name(m) for m in result.present],
             text=sample.text,
             speech=sample.meta.get("speech"),
+            incongruity=float(result.incongruity),
         )
         for sample, result in zip(samples, results)
     ]

@@ -45,6 +45,8 @@ class Segment:
             (``Timeline.meta["text_source"]`` says which).
         speech: Seconds of speech the voice activity detector found in the segment (``None``
             when it did not run); with too little, the audio was not read.
+        incongruity: How much the present modalities disagreed, 0 (agree, or one modality) to 1
+            (:func:`mmempathy.output.incongruity`): a high value says the fused label is a compromise.
     """
 
     start: float
@@ -55,6 +57,7 @@ class Segment:
     present: list[str] = field(default_factory=list)
     text: str | None = None
     speech: float | None = None
+    incongruity: float = 0.0
 
     @property
     def dominant(self) -> str:
@@ -107,7 +110,7 @@ class Timeline:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per segment: ``start, end, dominant, p_<label>..., <modality>_p_<label>...,
-        w_<modality>..., present, speech, text`` (a modality's columns are NaN where it was missing;
+        w_<modality>..., incongruity, present, speech, text`` (a modality's columns are NaN where it was missing;
         ``speech`` is NaN where voice activity was not detected)."""
         mods = self.modality_names()
         rows = []
@@ -118,13 +121,14 @@ class Timeline:
                 probs = seg.modalities.get(mod, {})
                 row.update({f"{mod}_p_{label}": probs.get(label, np.nan) for label in self.labels})
             row.update({f"w_{mod}": seg.weights.get(mod, 0.0) for mod in mods})
+            row["incongruity"] = seg.incongruity
             row["present"] = "+".join(seg.present)
             row["speech"] = seg.speech if seg.speech is not None else np.nan
             row["text"] = seg.text
             rows.append(row)
         columns = ["start", "end", "dominant", *(f"p_{label}" for label in self.labels)]
         columns += [f"{m}_p_{label}" for m in mods for label in self.labels]
-        columns += [f"w_{m}" for m in mods] + ["present", "speech", "text"]
+        columns += [f"w_{m}" for m in mods] + ["incongruity", "present", "speech", "text"]
         return pd.DataFrame(rows, columns=columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,6 +207,7 @@ class Timeline:
                     present=list(seg.present),
                     text=seg.text,
                     speech=seg.speech,
+                    incongruity=seg.incongruity,
                 )
             )
         meta = {**self.meta, "smoothed": window}
@@ -211,7 +216,8 @@ class Timeline:
     # --- plotting -------------------------------------------------------------------------------
 
     def plot(self, path: str | Path | None = None, *, title: str | None = None, figsize=(11, 4.5)):
-        """Stacked fused probabilities over time, with a band of the dominant emotion below.
+        """Stacked fused probabilities over time, with a band of the dominant emotion and a strip of the
+        modalities' incongruity (0 agree .. 1 disagree) below.
 
         Returns the matplotlib ``Figure`` (not registered with pyplot); written to ``path`` (PNG,
         SVG, ...) when given.
@@ -220,7 +226,7 @@ class Timeline:
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=figsize)
-        ax, band = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [5, 1], "hspace": 0.08})
+        ax, band, clash = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [5, 1, 1], "hspace": 0.08})
         colors = _colors(self.labels)
         starts = np.array([s.start for s in self.segments], dtype=float)
         # Overlapping windows would hide each other: each bar reaches the next segment's start.
@@ -248,8 +254,12 @@ class Timeline:
                 band.text(start + width / 2, 0, seg.dominant, ha="center", va="center", fontsize=8)
         band.set_yticks([0], ["dominant"])
         band.set_ylim(-0.5, 0.5)
-        band.set_xlabel("time (s)")
-        band.set_xlim(self.start, self.end if self.end > self.start else self.start + 1)
+        clash.bar(starts, [s.incongruity for s in self.segments], widths, align="edge", color="0.35", lw=0)
+        clash.set_ylim(0, 1)
+        clash.set_yticks([0, 1], ["0", "1"])
+        clash.set_ylabel("incongruity", rotation=0, ha="right", va="center", fontsize=8)
+        clash.set_xlabel("time (s)")
+        clash.set_xlim(self.start, self.end if self.end > self.start else self.start + 1)
         fig.subplots_adjust(left=0.08, right=0.85, top=0.9, bottom=0.13)
         if path is not None:
             fig.savefig(path, dpi=120)
