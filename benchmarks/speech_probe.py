@@ -119,6 +119,13 @@ def choose(states: np.ndarray, y: np.ndarray, split: np.ndarray, layers: list[in
             dev_acc[(layer, c)] = float((model.predict(states[dev, layer]) == y[dev]).mean())
     layer, c = max(dev_acc, key=lambda k: (dev_acc[k], -k[0]))  # ties: the lower (cheaper) layer
     by_layer = {k: max(v for (at, _), v in dev_acc.items() if at == k) for k in layers}
+    # for the record only (never used to choose): each layer's test accuracy at its own dev-best C
+    test = split == "test"
+    best_c = {k: max(C_GRID, key=lambda c, k=k: dev_acc[(k, c)]) for k in layers}
+    test_by_layer = {
+        k: float((fit(states[train, k], y[train], best_c[k]).predict(states[test, k]) == y[test]).mean())
+        for k in layers
+    }
     model = fit(states[train, layer], y[train], c)
     return {
         "layer": layer,
@@ -126,6 +133,7 @@ def choose(states: np.ndarray, y: np.ndarray, split: np.ndarray, layers: list[in
         "dev": dev_acc[(layer, c)],
         **score(model, states[:, layer], y, split),
         "dev_by_layer": by_layer,
+        "test_by_layer": test_by_layer,
     }
 
 
