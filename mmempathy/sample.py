@@ -15,11 +15,16 @@ class Sample:
     """Raw inputs for one item; any modality may be ``None`` (missing).
 
     Attributes:
-        text: An utterance or transcript.
-        audio: Mono waveform, float32 in [-1, 1], at ``sample_rate``.
-        sample_rate: Sampling rate of ``audio`` in Hz; required whenever ``audio`` is given.
+        text: An utterance or transcript (valid Unicode: no lone surrogates).
+        audio: Mono waveform (or ``[channels, samples]``), float in [-1, 1] or integer PCM, at
+            ``sample_rate``. Float audio peaking past 2 (say, on the int16 scale) is refused.
+        sample_rate: Sampling rate of ``audio`` in Hz (1,000 to 384,000); required whenever
+            ``audio`` is given.
         faces: Face crops of one person, ``[F, H, W]`` or ``[F, H, W, 3]`` uint8 RGB (or a list of
-            ``[H, W]`` / ``[H, W, 3]`` arrays); several frames of one segment.
+            ``[H, W]`` / ``[H, W, 3]`` arrays), channels last; several frames of one segment. A
+            channels-first ``[F, 3, H, W]`` stack is transposed with a warning; a single
+            ``[3, H, W]`` array is refused as ambiguous (it could be three grayscale frames).
+
         features: Pre-extracted features per modality name (``"audio"``, ``"face"``, ``"text"``),
             each ``[D]`` or ``[T, D]``, for encoders of kind ``"features"``.
         label: Class index (classification) or float target (regression), if known.
