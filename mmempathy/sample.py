@@ -24,7 +24,6 @@ class Sample:
             ``[H, W]`` / ``[H, W, 3]`` arrays), channels last; several frames of one segment. A
             channels-first ``[F, 3, H, W]`` stack is transposed with a warning; a single
             ``[3, H, W]`` array is refused as ambiguous (it could be three grayscale frames).
-
         features: Pre-extracted features per modality name (``"audio"``, ``"face"``, ``"text"``),
             each ``[D]`` or ``[T, D]``, for encoders of kind ``"features"``.
         label: Class index (classification) or float target (regression), if known.
