@@ -382,7 +382,7 @@ def read_segments_csv(path: str | Path, *, model_modalities: Iterable[str] | Non
             source = path.parent / source
         by_source.setdefault(str(source), []).append((Cue(start, end, (row.get("text") or "").strip()), row["label"]))
     out: list[tuple[Sample, str]] = []
-    config = VideoConfig(segment_by="subtitles", asr="off", min_segment=0.0)
+    config = VideoConfig(segment_by="subtitles", asr="off", vad=False, min_segment=0.0)  # read as labelled
     for source, cues in by_source.items():
         cues = sorted(cues, key=lambda c: c[0].start)
         samples = list(iter_samples(source, subtitles=[c for c, _ in cues], config=config, modalities=model_modalities))
@@ -492,7 +492,9 @@ def coach_sample(item: Any) -> Sample | None:
     if item.start is None or item.end is None:
         return None
     cue = Cue(float(item.start), float(item.end), item.text or "")
-    got = list(iter_samples(item.path, subtitles=[cue], config=VideoConfig(segment_by="subtitles", asr="off")))
+    got = list(
+        iter_samples(item.path, subtitles=[cue], config=VideoConfig(segment_by="subtitles", asr="off", vad=False))
+    )
     return got[0] if got else None
 
 
@@ -815,6 +817,7 @@ def adapt(
     save: bool = True,
 ) -> Adapter:
     """Train an adapter on ``user``'s stored corrections (see :meth:`EmotionFuser.adapt`)."""
+    settings = coerce(AdaptSettings, settings or {})
     db = open_store(fuser, store)
     fingerprints = Fingerprints.of(fuser)
     rows = db.corrections(user)

@@ -1,0 +1,239 @@
+"""Online corrections: the feedback store, adapters (calibration head and LoRA), CSV and coach imports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from mmempathy import EmotionFuser
+from mmempathy.errors import CheckpointError, ConfigError, InputError
+from mmempathy.feedback import (
+    Adapter,
+    AdaptSettings,
+    FeedbackStore,
+    FeedbackStoreError,
+    delete_adapter,
+    encode_samples,
+    import_coach,
+    record,
+    record_segments_csv,
+)
+from mmempathy.hub import load_preset
+from mmempathy.sample import Sample
+
+pytest.importorskip("peft")
+
+
+@pytest.fixture
+def fuser(tmp_path):
+    """A fresh tiny model loaded from its own checkpoint directory (adapters go beside it)."""
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        EmotionFuser(load_preset("tiny")["config"]).save_pretrained(tmp_path / "ckpt")
+        model = EmotionFuser.from_pretrained(tmp_path / "ckpt", device="cpu")
+    model._warned_untrained = True
+    return model
+
+
+def items(n: int, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "text": f"utterance number {i}",
+            "audio": (rng.standard_normal(8000) * 0.1).astype(np.float32),
+            "sample_rate": 16000,
+        }
+        for i in range(n)
+    ]
+
+
+def probs(fuser, its) -> torch.Tensor:
+    return torch.tensor([list(r.probs.values()) for r in fuser.predict_samples([Sample(**it) for it in its])])
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_store_round_trip_and_reopen(fuser, tmp_path):
+    store = tmp_path / "fb.sqlite"
+    its = items(3)
+    ids = [fuser.feedback(it, lab, user="ana", store=store) for it, lab in zip(its, ["anger", 3, "Joy"])]
+    fuser.feedback(items(1, seed=5)[0], "fear", store=store)  # anonymous
+    reopened = FeedbackStore(store)
+    got = reopened.corrections("ana")
+    assert [c.id for c in got] == ids and [c.label for c in got] == ["anger", "joy", "joy"]
+    assert len(reopened) == 4 and set(reopened.users()) == {None, "ana"}
+    assert [c.label for c in reopened.corrections(None)] == ["fear"]
+    expected = encode_samples(fuser, [Sample(**it) for it in its])
+    for c, enc in zip(got, expected):
+        assert set(c.encoded) == set(enc)
+        for m, (tokens, mask) in enc.items():
+            assert torch.allclose(c.encoded[m][0], tokens, atol=1e-5) and torch.equal(c.encoded[m][1], mask)
+    assert got[0].created.endswith("+00:00") and got[0].fingerprints.keys() == {"text", "audio"}
+
+
+def test_store_persists_across_processes(fuser, tmp_path):
+    store = tmp_path / "fb.sqlite"
+    fuser.feedback(items(1)[0], "sadness", user="bo", store=store)
+    code = (
+        "import sys; from mmempathy.feedback import FeedbackStore; s = FeedbackStore(sys.argv[1]); "
+        "print([(c.user, c.label, sorted(m.value for m in c.encoded)) for c in s.corrections(everyone=True)])"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[('bo', 'sadness', ['audio', 'text'])]"
+
+
+@pytest.mark.parametrize("kind", ["calibration", "lora"])
+def test_adapt_changes_predictions_keeps_base_file_and_switches_off_exactly(fuser, tmp_path, kind):
+    weights = tmp_path / "ckpt" / "model.safetensors"
+    before_hash = sha(weights)
+    its = items(6)
+    base = probs(fuser, its)
+    # the user hears one emotion the model never names for these items
+    target = [next(lab for i, lab in enumerate(fuser.labels) if i not in set(base.argmax(-1).tolist()))] * len(its)
+    for it, lab in zip(its, target):
+        fuser.feedback(it, lab, user="ana")
+    replay = [Sample(**it, label=int(p.argmax())) for it, p in zip(items(8, seed=9), probs(fuser, items(8, seed=9)))]
+    adapter = fuser.adapt(
+        user="ana", replay=replay, settings={"kind": kind, "steps": 80, "replay_ratio": 0.34, "replay_weight": 0.5}
+    )
+    adapted = probs(fuser, its)
+    hits = sum(fuser.labels[int(i)] == t for i, t in zip(adapted.argmax(-1), target))
+    assert hits >= 5, f"{kind} adapter fixed only {hits}/6 corrected items"
+    assert sha(weights) == before_hash
+    saved = tmp_path / "ckpt" / "adapters" / "ana"
+    assert (saved / "adapter.json").is_file() and (saved / "adapter.safetensors").is_file()
+    assert json.loads((saved / "adapter.json").read_text())["info"]["corrections"] == 6
+    assert adapter.info["replay"] == 8
+    fuser.use_adapter(None)
+    assert torch.equal(probs(fuser, its), base)
+    assert all("lora_" not in k for k in fuser.state_dict())
+    fuser.use_adapter("ana")  # by name, from beside the weights
+    assert torch.allclose(probs(fuser, its), adapted, atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = EmotionFuser.from_pretrained(tmp_path / "ckpt", device="cpu", adapter="ana")
+    assert torch.allclose(probs(again, its), adapted, atol=1e-6)
+    delete_adapter(fuser, "ana")
+    assert fuser.adapter is None and not saved.exists()
+    assert torch.equal(probs(fuser, its), base)
+
+
+def test_bad_label_and_empty_item_store_nothing(fuser, tmp_path):
+    store = tmp_path / "fb.sqlite"
+    fuser.feedback(items(1)[0], "joy", store=store)
+    with pytest.raises(InputError, match="unknown label 'happyish'"):
+        fuser.feedback(items(1)[0], "happyish", store=store)
+    with pytest.raises(InputError, match="outside"):
+        fuser.feedback(items(1)[0], 7, store=store)
+    with pytest.raises(InputError, match="none of the model's modalities"):
+        fuser.feedback(Sample(), "joy", store=store)
+    with pytest.raises(InputError, match="unknown label"):  # one bad label in a batch: none of it is stored
+        record(fuser, items(3), ["joy", "nope", "fear"], store=store)
+    assert [c.label for c in FeedbackStore(store).corrections()] == ["joy"]
+
+
+def test_interrupted_write_keeps_earlier_rows(fuser, tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    record(fuser, items(1), ["joy"], store=store)
+    enc = encode_samples(fuser, [Sample(**items(1)[0])])[0]
+
+    def records():
+        yield {"encoded": enc, "label": "fear", "fingerprints": {}}
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        store.add(records())
+    assert [c.label for c in store.corrections()] == ["joy"]
+
+
+def test_corrupt_store_is_refused_and_left_alone(fuser, tmp_path):
+    bad = tmp_path / "fb.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(FeedbackStoreError, match="not a readable feedback store"):
+        fuser.feedback(items(1)[0], "joy", store=bad)
+    assert bad.read_bytes() == b"this is not sqlite" * 100
+    other = tmp_path / "other.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE x (a)")
+    with pytest.raises(FeedbackStoreError, match="not a feedback store"):
+        FeedbackStore(other)
+
+
+def test_adapter_errors(fuser, tmp_path):
+    with pytest.raises(InputError, match="no usable corrections"):
+        fuser.adapt(user="nobody", store=tmp_path / "fb.sqlite")
+    with pytest.raises(CheckpointError, match="not an adapter directory"):
+        fuser.use_adapter(tmp_path)
+    with pytest.raises(ConfigError, match="kind"):
+        fuser.adapt(user="x", store=tmp_path / "fb.sqlite", settings={"kind": "magic"})  # a ConfigError
+    wrong = Adapter(AdaptSettings(), ["a", "b"])
+    with pytest.raises(CheckpointError, match="labels"):
+        fuser.use_adapter(wrong)
+    assert fuser.adapter is None
+
+
+def test_segments_csv_reads_segments_through_the_pipeline(fuser, tmp_path):
+    rng = np.random.default_rng(1)
+    sf.write(tmp_path / "talk.wav", (rng.standard_normal(16000 * 4) * 0.1).astype(np.float32), 16000)
+    csv = tmp_path / "corrected.csv"
+    csv.write_text("source,start,end,label\ntalk.wav,0.0,1.5,anger\ntalk.wav,2.0,3.5,sadness\n")
+    ids = record_segments_csv(fuser, csv, user="cy", store=tmp_path / "fb.sqlite")
+    got = FeedbackStore(tmp_path / "fb.sqlite").corrections("cy")
+    assert len(ids) == 2 and [c.label for c in got] == ["anger", "sadness"]
+    assert [(c.meta["start"], c.meta["end"]) for c in got] == [(0.0, 1.5), (2.0, 3.5)]
+    assert all("audio" in c.fingerprints for c in got)
+    csv.write_text("source,start,end,label\ntalk.wav,0.0,1.5,anger\ntalk.wav,2.0,3.5,grumpy\n")
+    with pytest.raises(InputError, match="grumpy"):
+        record_segments_csv(fuser, csv, user="cy", store=tmp_path / "fb.sqlite")
+    assert len(FeedbackStore(tmp_path / "fb.sqlite")) == 2
+
+
+def test_coach_answers_import_once(fuser, tmp_path):
+    from mmempathy.coach.db import Database
+    from mmempathy.coach.items import Item, Library
+
+    db = Database(tmp_path / "coach.db")
+    with db.connect() as conn:
+        conn.execute("INSERT INTO people (id, name, created) VALUES (1, 'dee', 't')")
+        conn.execute("INSERT INTO sessions (id, person_id, started, items) VALUES (1, 1, 't', '[]')")
+        for pos, (item, answer) in enumerate([("t1", "joy"), ("t2", "fear"), ("gone", "joy")]):
+            conn.execute(
+                "INSERT INTO answers (session_id, person_id, position, item_id, item_kind, truth, answer, intensity,"
+                " correct, answered) VALUES (1, 1, ?, ?, 'text', 'anger', ?, 2, 0, ?)",
+                (pos, item, answer, f"2026-01-01T00:00:0{pos}+00:00"),
+            )
+    lib = Library()
+    lib.add(Item(id="t1", kind="text", truth="anger", text="Ross: I can't believe it"))
+    lib.add(Item(id="t2", kind="text", truth="anger", text="Rachel: Oh no"))
+    store = tmp_path / "fb.sqlite"
+    assert len(import_coach(fuser, tmp_path / "coach.db", lib, store=store)) == 2
+    assert import_coach(fuser, tmp_path / "coach.db", lib, store=store) == []  # already there
+    got = FeedbackStore(store).corrections("dee")
+    assert [c.label for c in got] == ["joy", "fear"] and got[0].meta["truth"] == "anger"
+    assert [c.source for c in got] == ["coach", "coach"]
+
+
+def test_cli_records_and_lists(fuser, tmp_path, capsys):
+    from mmempathy.cli import main
+
+    sf.write(tmp_path / "talk.wav", (np.random.default_rng(2).standard_normal(32000) * 0.1).astype(np.float32), 16000)
+    (tmp_path / "c.csv").write_text("source,start,end,label\ntalk.wav,0.0,1.5,joy\n")
+    ckpt = str(tmp_path / "ckpt")
+    assert main(["adapt", "--model", ckpt, "--user", "ed", "--segments", str(tmp_path / "c.csv"), "--no-train"]) == 0
+    assert main(["adapt", "--model", ckpt, "--list"]) == 0
+    assert "ed: 1" in capsys.readouterr().out
+    assert main(["adapt", "--model", ckpt, "--user", "ed"]) == 2  # no replay data given
+    assert "--replay" in capsys.readouterr().err
