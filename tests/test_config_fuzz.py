@@ -65,7 +65,7 @@ def _only_config_errors(data):
 
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-LONG = settings(max_examples=int(os.environ.get("MMEMPATHY_FUZZ_EXAMPLES", "5000")), deadline=None,
+LONG = settings(max_examples=int(os.environ.get("MMEMPATHY_FUZZ_EXAMPLES", "1000")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 
 

@@ -124,7 +124,7 @@ def _only_input_errors(parse, text):
 
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-LONG = settings(max_examples=int(os.environ.get("MMEMPATHY_FUZZ_EXAMPLES", "5000")), deadline=None,
+LONG = settings(max_examples=int(os.environ.get("MMEMPATHY_FUZZ_EXAMPLES", "1000")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 
 
