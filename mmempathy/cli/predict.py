@@ -80,6 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="speech a segment needs for its audio to be read (default: %(default)s)",
     )
+    parser.add_argument(
+        "--face-detector",
+        default="auto",
+        choices=("auto", "centerface", "haar"),
+        help="face detector: CenterFace (finds turned and tilted faces; Haar where it finds none) or Haar alone",
+    )
     parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
     parser.add_argument("--json", type=Path, help="write the timeline (with the settings used) as JSON")
     parser.add_argument("--csv", type=Path, help="write one row per segment as CSV")
@@ -114,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         asr_language=args.asr_language,
         vad=args.vad,
         min_speech=args.min_speech,
+        face_detector=args.face_detector,
     )  # bad values raise InputError here: one line, exit status 2
     if config.asr == "auto" and args.subtitles is None and args.transcript is None:
         from mmempathy.media.asr import resolve_model

@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 from mmempathy.errors import InputError
 from mmempathy.media.asr import SpeechRecognizer, StreamingTranscriber
 from mmempathy.media.decode import SAMPLE_RATE, AudioChunk, VideoFrame, iter_media, probe
-from mmempathy.media.faces import FaceDetector, FaceExtractor, FrameFaces
+from mmempathy.media.faces import DETECTORS, FaceDetector, FaceExtractor, FrameFaces
 from mmempathy.media.subtitles import Cue, read_subtitles, spread_transcript
 from mmempathy.media.timeline import Segment, Timeline
 from mmempathy.media.vad import VadStream
@@ -74,6 +74,7 @@ class VideoConfig:
     max_faces: int = 8  # face crops per segment at most, evenly spaced in time
     min_audio: float = 0.1  # shorter audio (seconds) counts as missing
     detect_side: int = 400  # longer side of the image the face detector sees
+    face_detector: str = "auto"  # "auto" (CenterFace, Haar where it finds nothing), "centerface" or "haar"
     frame_max_side: int | None = 960  # frames are converted at most this large (crops come from them)
     face_size: int | None = None  # crop side; None: the model's ``processor.face_size``
     progress: bool | None = None  # a progress bar; None: only for files longer than a minute
@@ -98,6 +99,8 @@ class VideoConfig:
             raise InputError(f"asr must be 'auto' or 'off', got {self.asr!r}")
         if self.min_speech < 0 or self.asr_threads < 0:
             raise InputError("min_speech and asr_threads must not be negative")
+        if self.face_detector not in DETECTORS:
+            raise InputError(f"face_detector must be one of {', '.join(DETECTORS)}, got {self.face_detector!r}")
 
 
 SEGMENT_BY = ("auto", "window", "speech", "subtitles")
@@ -253,7 +256,7 @@ def iter_samples(
     info = replace(info, has_video=info.has_video and Modality.FACE in wanted, has_audio=decode_audio)
     assembler = _Assembler(
         spans,
-        FaceExtractor(face_size, detector=FaceDetector(detect_side=config.detect_side)),
+        FaceExtractor(face_size, detector=FaceDetector(detector=config.face_detector, detect_side=config.detect_side)),
         config,
         info=info,
         sample_rate=sample_rate,
