@@ -31,21 +31,30 @@ from mmempathy.sample import Sample
 
 @torch.no_grad()
 def readings(
-    fuser: Any, samples: Sequence[Sample], modality: str, *, batch_size: int = 32, progress: bool = False
+    fuser: Any, samples: Sequence[Any], modality: str, *, batch_size: int = 32, progress: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The model's calibrated head probabilities ``[N, C]`` for one modality of each sample, read alone,
-    and the mean-pooled encoder features ``[N, D]``."""
+    """The model's calibrated head probabilities ``[N, C]`` for one modality of each item, read alone,
+    and the mean-pooled encoder features ``[N, D]``.
+
+    ``samples`` are :class:`Sample` s, or ``(encoded, label)`` pairs from the feature cache
+    (:class:`mmempathy.train.cache.CachedDataset`), which skips the encoders."""
+    from mmempathy.train.cache import collate_cached
+
     m = Modality.parse(modality)
     fuser.eval()
     probs, pooled = [], []
     for start in tqdm(range(0, len(samples), batch_size), disable=not progress, desc=f"read {m.value}"):
-        batch = fuser.processor.collate(list(samples[start : start + batch_size]))
-        if m not in batch:
-            raise InputError(f"the samples have no {m.value}")
-        inputs = {m: {k: v.to(fuser.device) for k, v in batch[m].items()}}
-        encoded = fuser.encode(inputs)
+        chunk = [samples[i] for i in range(start, min(start + batch_size, len(samples)))]
+        if isinstance(chunk[0], Sample):
+            batch = fuser.processor.collate(chunk)
+            if m not in batch:
+                raise InputError(f"the samples have no {m.value}")
+            encoded = fuser.encode({m: {k: v.to(fuser.device) for k, v in batch[m].items()}})
+        else:
+            cached, _ = collate_cached([({m: enc[m]} if m in enc else {}, 0) for enc, _ in chunk])
+            encoded = {k: (t.to(fuser.device), v.to(fuser.device)) for k, (t, v) in cached.items()}
         if m not in encoded or not bool(encoded[m][1].any(-1).all()):
-            raise InputError(f"some samples have no {m.value}")
+            raise InputError(f"some items have no {m.value}")
         out = fuser.fuse(encoded)
         probs.append(out.modality_probs[m].float().cpu().numpy())
         pooled.append(masked_mean(encoded[m][0].float(), encoded[m][1]).cpu().numpy())
@@ -55,7 +64,7 @@ def readings(
 def modality_pool(fuser: Any, samples: Sequence[Sample], modality: str, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
     """A pool for emulated consults: the head's readings ``[K, C]`` and the true labels ``[K]``."""
     probs, _ = readings(fuser, samples, modality, **kwargs)
-    return probs, np.asarray([int(s.label) for s in samples])
+    return probs, np.asarray([int(s.label) if isinstance(s, Sample) else int(s[1]) for s in samples])
 
 
 def fit_projection(features: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +83,7 @@ def build_dialogue_set(
     seed: int = 0,
     meta: dict[str, Any] | None = None,
     progress: bool = False,
+    text: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DialogueSet:
     """Dialogues from utterance samples whose ``meta`` has ``dialogue``, ``utterance`` and ``speaker``.
 
@@ -82,12 +92,15 @@ def build_dialogue_set(
         pools: ``{modality: (probs, labels)}`` from :func:`modality_pool`: what a consult reveals.
         projection: From :func:`fit_projection` (fitted on the training split); ``None``: no text features.
         seed: Which pool item each utterance draws.
+        text: The text :func:`readings` of ``samples`` (in the given order), if already computed.
     """
     order = sorted(range(len(samples)), key=lambda i: (samples[i].meta["dialogue"], samples[i].meta["utterance"]))
     samples = [samples[i] for i in order]
+    if text is not None:
+        text = (text[0][order], text[1][order])
     if any(s.label is None for s in samples):
         raise InputError("every utterance needs a label")
-    text_probs, pooled = readings(fuser, samples, "text", progress=progress)
+    text_probs, pooled = text if text is not None else readings(fuser, samples, "text", progress=progress)
     targets = np.asarray([int(s.label) for s in samples])
     rng = np.random.default_rng(seed)
     c = len(fuser.labels)
