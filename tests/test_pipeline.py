@@ -86,7 +86,9 @@ def test_windows_without_text_and_the_delegating_method(fuser, media):
 
 
 def test_samples_carry_the_right_slices(media):
-    samples = list(iter_samples(media["clip"], config=VideoConfig(window=2.0, hop=1.0, max_faces=3, vad=False), face_size=24))
+    samples = list(
+        iter_samples(media["clip"], config=VideoConfig(window=2.0, hop=1.0, max_faces=3, vad=False), face_size=24)
+    )
     assert [s.meta["start"] for s in samples] == [0.0, 1.0, 2.0, 3.0, 4.0]  # the 1 s tail window is dropped
     assert samples[-1].meta["end"] == 6.0
     assert all(len(s.audio) == pytest.approx(32000, abs=32) and s.sample_rate == 16000 for s in samples)
@@ -236,5 +238,7 @@ def test_only_what_the_model_reads_is_decoded(media, monkeypatch):
     assert calls == [(False, False)]
     assert [s.text for s in samples] == ["I am so happy to see you!", "Leave me alone."]
     assert all(s.audio is None and s.faces is None for s in samples)
-    samples = list(iter_samples(media["clip"], media["srt"], config=VideoConfig(vad=False), modalities=["audio", "face"]))
+    samples = list(
+        iter_samples(media["clip"], media["srt"], config=VideoConfig(vad=False), modalities=["audio", "face"])
+    )
     assert calls[-1] == (True, True) and all(s.text is None and s.audio is not None for s in samples)
