@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4000, help="training combinations")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--fusion", default="late", choices=FUSION_MODES, help="fusion mode (others: ablations)")
+    parser.add_argument("--fusion-dir", type=Path, help="skip stage 3: calibrate, report, ship this trained fusion")
     parser.add_argument("--no-ship", action="store_true", help="do not write mmempathy/weights/lite")
     args = parser.parse_args()
     start = time.time()
@@ -132,14 +133,19 @@ def main() -> None:
         device=args.device,
         seed=0,
     )
-    result = Trainer(model, config, train, dev).fit()
-    model = EmotionFuser.from_pretrained(result.best_dir, device="cpu")
+    if args.fusion_dir is None:
+        result = Trainer(model, config, train, dev).fit()
+        best_dir, best_metric = result.best_dir, result.best_metric
+    else:  # a fusion trained before (e.g. the best checkpoint of a stopped run): calibrate and report it
+        best_dir, best_metric = args.fusion_dir, None
+    model = EmotionFuser.from_pretrained(best_dir, device="cpu")
     model.config.trained = True
     cache = FeatureCache(model, args.out / "fusion" / "feature_cache")  # the trainer's: train inputs are there
     calibration_set, test = cache.build(calibration_set, desc="cache dev"), cache.build(test, desc="cache test")
     report = {
         "parts": {m: str(p) for m, p in parts.items()},
-        "fusion_best_dev": result.best_metric,
+        "fusion": str(best_dir),
+        "fusion_best_dev": best_metric,
         "test_uncalibrated": evaluate_combos(model, test),
     }
     report["calibration"] = fit_calibration(model, calibration_set)
