@@ -21,7 +21,9 @@ def load_hf_model(config: EncoderConfig, source: str, *, pretrained: bool) -> nn
     try:
         if pretrained:  # the checkpoint's own config decides the architecture; model_type only helps from_config
             overrides = {k: v for k, v in config.arch.items() if k != "model_type"}
-            return AutoModel.from_pretrained(source, **overrides)
+            # safetensors only, for hub names too: transformers would otherwise fall back to
+            # pytorch_model.bin, and torch.load of a pickle is never what a user asked for.
+            return AutoModel.from_pretrained(source, use_safetensors=True, **overrides)
         arch = dict(config.arch)
         if "model_type" in arch:
             hf_config = AutoConfig.for_model(arch.pop("model_type"), **arch)

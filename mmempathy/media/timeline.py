@@ -18,6 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mmempathy.io import atomic_write, check_output_path
+
+# What :meth:`Timeline.plot` writes (matplotlib's formats that need neither LaTeX nor an optional codec).
+PLOT_FORMATS = (".png", ".svg", ".svgz", ".pdf", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+
+# More segments than this are drawn as step areas rather than one bar each.
+CROWDED = 240
+
 # Colours people expect for the default labels; other labels take the tab10 cycle.
 EMOTION_COLORS = {
     "anger": "#d62728",
@@ -147,10 +155,14 @@ class Timeline:
         return cls(segments, labels=tuple(data["labels"]), source=data.get("source"), meta=data.get("meta", {}))
 
     def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
-        """The timeline as JSON text; also written to ``path`` when given."""
+        """The timeline as JSON text; also written to ``path`` when given (whole or not at all).
+
+        Raises:
+            InputError: ``path`` cannot be written (see :func:`mmempathy.io.atomic_write`).
+        """
         text = json.dumps(self.to_dict(), indent=indent, default=_jsonable)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
         return text
 
     @classmethod
@@ -162,8 +174,13 @@ class Timeline:
         return cls.from_dict(json.loads(text))
 
     def to_csv(self, path: str | Path) -> None:
-        """Write :meth:`to_dataframe` as CSV."""
-        self.to_dataframe().to_csv(path, index=False, float_format="%.6g")
+        """Write :meth:`to_dataframe` as CSV (whole or not at all).
+
+        Raises:
+            InputError: ``path`` cannot be written (see :func:`mmempathy.io.atomic_write`).
+        """
+        frame = self.to_dataframe()
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
 
     def to_table(self, *, digits: int = 2, max_text: int = 40) -> str:
         """A fixed-width table for terminals: time span, dominant label, fused probs, modalities."""
@@ -219,12 +236,25 @@ class Timeline:
         """Stacked fused probabilities over time, with a band of the dominant emotion and a strip of the
         modalities' incongruity (0 agree .. 1 disagree) below.
 
-        Returns the matplotlib ``Figure`` (not registered with pyplot); written to ``path`` (PNG,
-        SVG, ...) when given.
+        Up to :data:`CROWDED` segments each is a bar; beyond that (an hour at 3-s windows is 1,200)
+        bars would be thinner than a pixel and segment-to-segment noise would hide the trend, so
+        the probabilities (and the dominant band read from them) are a centred moving average over
+        about 1% of the segments, drawn as stacked step areas (the y label says how many); the
+        incongruity strip shows the raw values in grey under their moving average; the time axis
+        reads in minutes or hours. The dominant band is drawn as runs of one label, named where a
+        run is wide enough to hold its name.
+
+        Returns the matplotlib ``Figure`` (not registered with pyplot); written to ``path`` (one of
+        :data:`PLOT_FORMATS`) when given, whole or not at all.
+
+        Raises:
+            InputError: ``path`` has a format matplotlib cannot write here, or cannot be written.
         """
         # A bare Figure draws through Agg and leaves pyplot's global state (and backend) alone.
         from matplotlib.figure import Figure
 
+        if path is not None:
+            check_output_path(path, PLOT_FORMATS)  # before drawing, which takes a while for long timelines
         fig = Figure(figsize=figsize)
         ax, band, clash = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [5, 1, 1], "hspace": 0.08})
         colors = _colors(self.labels)
@@ -233,13 +263,27 @@ class Timeline:
         widths = np.array([s.duration for s in self.segments], dtype=float)
         if len(starts) > 1:
             widths[:-1] = np.minimum(widths[:-1], np.diff(starts))
-        bottom = np.zeros(len(starts))
-        for label in self.labels:
-            values = np.array([s.probs.get(label, 0.0) for s in self.segments])
-            ax.bar(starts, values, widths, bottom=bottom, align="edge", color=colors[label], label=label, lw=0)
-            bottom = bottom + values  # a new array: bar() may keep a reference to the old one
+        probs = np.array([[s.probs.get(label, 0.0) for label in self.labels] for s in self.segments], dtype=float)
+        probs = probs.reshape(len(self.segments), len(self.labels))  # an empty timeline too
+        incongruity = np.array([s.incongruity for s in self.segments], dtype=float)
+        dominant = [s.dominant for s in self.segments]
+        ylabel = "probability (fused)"
+        if len(self.segments) > CROWDED:
+            k = max(3, len(self.segments) // 100)
+            probs = _moving_average(probs, k)
+            dominant = [self.labels[j] for j in probs.argmax(axis=1)]
+            ylabel = f"probability (fused,\nmean of {k} segments)"
+            _step_areas(ax, starts, widths, probs, [colors[label] for label in self.labels], self.labels)
+            clash.fill_between(*_steps(starts, widths, incongruity), color="0.75", lw=0)
+            clash.plot(starts + widths / 2, _moving_average(incongruity[:, None], k)[:, 0], color="0.15", lw=1.0)
+        else:
+            bottom = np.zeros(len(starts))
+            for j, label in enumerate(self.labels):
+                ax.bar(starts, probs[:, j], widths, bottom=bottom, align="edge", color=colors[label], label=label, lw=0)
+                bottom = bottom + probs[:, j]  # a new array: bar() may keep a reference to the old one
+            clash.bar(starts, incongruity, widths, align="edge", color="0.35", lw=0)
         ax.set_ylim(0, 1)
-        ax.set_ylabel("probability (fused)")
+        ax.set_ylabel(ylabel)
         ax.set_title(title or f"Emotion timeline{f' — {Path(self.source).name}' if self.source else ''}")
         handles, names = ax.get_legend_handles_labels()
         # Listed top to bottom in the order the layers are stacked.
@@ -248,21 +292,21 @@ class Timeline:
         )
         ax.grid(axis="y", alpha=0.3)
 
-        for seg, start, width in zip(self.segments, starts, widths):
-            band.barh(0, width, left=start, color=colors[seg.dominant], height=1.0, lw=0)
-            if width >= 0.06 * (self.end - self.start or 1.0):
-                band.text(start + width / 2, 0, seg.dominant, ha="center", va="center", fontsize=8)
+        span = self.end - self.start or 1.0
+        for label, run_start, run_end in _runs(dominant, starts, starts + widths):
+            band.broken_barh([(run_start, run_end - run_start)], (-0.5, 1.0), color=colors[label], lw=0)
+            if run_end - run_start >= 0.06 * span:
+                band.text((run_start + run_end) / 2, 0, label, ha="center", va="center", fontsize=8)
         band.set_yticks([0], ["dominant"])
         band.set_ylim(-0.5, 0.5)
-        clash.bar(starts, [s.incongruity for s in self.segments], widths, align="edge", color="0.35", lw=0)
         clash.set_ylim(0, 1)
         clash.set_yticks([0, 1], ["0", "1"])
         clash.set_ylabel("incongruity", rotation=0, ha="right", va="center", fontsize=8)
-        clash.set_xlabel("time (s)")
         clash.set_xlim(self.start, self.end if self.end > self.start else self.start + 1)
+        _time_axis(clash, span)
         fig.subplots_adjust(left=0.08, right=0.85, top=0.9, bottom=0.13)
         if path is not None:
-            fig.savefig(path, dpi=120)
+            atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120))
         return fig
 
     @property
@@ -272,6 +316,68 @@ class Timeline:
     @property
     def end(self) -> float:
         return max((s.end for s in self.segments), default=0.0)
+
+
+def _steps(starts: np.ndarray, widths: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A step curve over segments (each value held from its start for its width), broken by NaN at gaps."""
+    ends = starts + widths
+    xs, ys = [], []
+    for i, (a, b) in enumerate(zip(starts, ends)):
+        if i and a > ends[i - 1] + 1e-9:  # a gap between segments is left empty, not bridged
+            xs.append(a)
+            ys.append(np.nan)
+        xs += [a, b]
+        ys += [values[i], values[i]]
+    return np.array(xs), np.array(ys)
+
+
+def _moving_average(values: np.ndarray, k: int) -> np.ndarray:
+    """Centred mean over ``k`` rows (fewer at the ends), column by column."""
+    return pd.DataFrame(values).rolling(k, center=True, min_periods=1).mean().to_numpy()
+
+
+def _step_areas(ax, starts, widths, probs, colors, labels) -> None:
+    """Stacked step areas: one polygon per label however many segments (bars would be thousands)."""
+    bottom = np.zeros(len(starts))
+    for j, (label, color) in enumerate(zip(labels, colors)):
+        top = bottom + probs[:, j]
+        xs, lower = _steps(starts, widths, bottom)
+        _, upper = _steps(starts, widths, top)
+        ax.fill_between(xs, lower, upper, color=color, lw=0, label=label)
+        bottom = top
+
+
+def _runs(names: list[str], starts: np.ndarray, ends: np.ndarray) -> Iterator[tuple[str, float, float]]:
+    """``(name, start, end)`` of each run of touching segments with the same name."""
+    run: list | None = None
+    for name, a, b in zip(names, starts, ends):
+        if run is not None and name == run[0] and a <= run[2] + 1e-9:
+            run[2] = b
+            continue
+        if run is not None:
+            yield tuple(run)
+        run = [name, float(a), float(b)]
+    if run is not None:
+        yield tuple(run)
+
+
+def _time_axis(ax, span: float) -> None:
+    """Seconds for short timelines; m:ss past ten minutes and h:mm:ss past two hours, on whole minutes."""
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    if span <= 600:
+        ax.set_xlabel("time (s)")
+        return
+    hours = span > 7200
+    steps = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800)
+    ax.xaxis.set_major_locator(MultipleLocator(next((s for s in steps if span / s <= 10), steps[-1])))
+
+    def fmt(x: float, _pos=None) -> str:
+        x = round(x)
+        return f"{x // 3600}:{x % 3600 // 60:02d}:{x % 60:02d}" if hours else f"{x // 60}:{x % 60:02d}"
+
+    ax.xaxis.set_major_formatter(FuncFormatter(fmt))
+    ax.set_xlabel("time (h:mm:ss)" if hours else "time (min:s)")
 
 
 def _mean(dicts: list[dict[str, float]], labels: tuple[str, ...]) -> dict[str, float]:
