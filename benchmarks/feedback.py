@@ -47,6 +47,40 @@ TESS_LABELS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": 
 METHODS = ("calibration", "lora", "finetune", "finetune+replay")
 
 
+def load_model(name: str, *, stale_ok: bool = False) -> EmotionFuser:
+    """``from_pretrained(name)`` on the CPU; with ``stale_ok``, a shipped checkpoint that predates the
+    fusion's confidence gate (``fusion.gate_confidence.*`` missing, nothing else) loads with that gate
+    at zero, i.e. as the checkpoint was trained. Single-modality outputs do not depend on it."""
+    from mmempathy import hub
+    from mmempathy.errors import CheckpointError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fuser = EmotionFuser.from_pretrained(name, device="cpu")
+        except CheckpointError:
+            if not stale_ok:
+                raise
+            from transformers import AutoTokenizer
+
+            path = hub.packaged_weights(hub.load_preset(name)) if name in hub.list_models() else Path(name)
+            fuser = EmotionFuser(
+                hub.read_config(path), tokenizer=AutoTokenizer.from_pretrained(str(path / "tokenizer"))
+            )
+            missing, unexpected = fuser.load_state_dict(hub.load_safetensors(path / hub.WEIGHTS_NAME), strict=False)
+            missing = [k for k in missing if k not in fuser.external_keys()]
+            if unexpected or any(not k.startswith("fusion.gate_confidence.") for k in missing):
+                raise
+            for layer in fuser.fusion.gate_confidence.values():
+                torch.nn.init.zeros_(layer.weight), torch.nn.init.zeros_(layer.bias)
+            fuser.stale_checkpoint = True
+            fuser.config.trained = True
+            fuser.checkpoint_dir = path
+            fuser.eval()
+    fuser._warned_untrained = True
+    return fuser
+
+
 def ravdess(split: str, data: Path) -> list[Sample]:
     """Audio-only samples (no text), meta with the speaker."""
     ds = get_dataset("ravdess", data / "ravdess", split=split)
@@ -105,10 +139,7 @@ def finetune(fuser: EmotionFuser, corrections: list, replay: list, *, steps: int
 
 def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fuser = EmotionFuser.from_pretrained(args.model, device="cpu")
-    fuser._warned_untrained = True
+    fuser = load_model(args.model, stale_ok=args.stale_ok)
     cache = Path(args.cache)
     test = ravdess("test", DATA)
     train = ravdess("train", DATA)
@@ -117,7 +148,7 @@ def run(args: argparse.Namespace) -> dict:
     speakers_data = {f"ravdess-{a}": [s for s in test if s.meta["speaker"] == a] for a in args.ravdess_actors}
     if args.tess:
         t = tess(DATA)
-        speakers_data |= {f"tess-{sp}": [s for s in t if s.meta["speaker"] == sp] for sp in ("OAF", "YAF")}
+        speakers_data |= {f"tess-{sp}": [s for s in t if s.meta["speaker"] == sp] for sp in args.tess_speakers}
     if args.smoke:
         speakers_data = {k: v[: args.smoke] for k, v in list(speakers_data.items())[:2]}
         test, train = test[: args.smoke * 2], train[: args.smoke]
@@ -147,10 +178,10 @@ def run(args: argparse.Namespace) -> dict:
                     "base_general": base_general,
                 }
                 if k == 0:
-                    for m in METHODS:
+                    for m in args.methods:
                         row[m], row[f"{m}_general"] = base, base_general
                 else:
-                    for kind in ("calibration", "lora"):
+                    for kind in [m for m in ("calibration", "lora") if m in args.methods]:
                         t0 = time.perf_counter()
                         settings = AdaptSettings(kind=kind, steps=args.steps, seed=seed, replay_ratio=2.0)
                         adapter = train_adapter(fuser, corr, enc_train, settings)
@@ -159,16 +190,29 @@ def run(args: argparse.Namespace) -> dict:
                         row[f"{kind}_params"] = sum(p.numel() for p in adapter.parameters(fuser))
                         fuser.use_adapter(None)
                     for m, replay in (("finetune", []), ("finetune+replay", enc_train)):
+                        if m not in args.methods:
+                            continue
+                        t0 = time.perf_counter()
                         model = finetune(fuser, corr, replay, steps=args.steps, lr=args.finetune_lr, seed=seed)
+                        row[f"{m}_seconds"] = time.perf_counter() - t0
                         row[m], row[f"{m}_general"] = accuracy(model, rest), accuracy(model, general)
                 rows.append(row)
                 bar.update()
     bar.close()
-    return {"rows": rows, "model": args.model, "replay": len(enc_train), "general_sizes": len(enc_test)}
+    stale = getattr(fuser, "stale_checkpoint", False)
+    return {
+        "rows": rows,
+        "model": args.model,
+        "stale_checkpoint": stale,
+        "replay": len(enc_train),
+        "general": len(enc_test),
+        "methods": list(args.methods),
+        "steps": args.steps,
+    }
 
 
 def summarise(result: dict, counts: list[int]) -> list[str]:
-    rows = result["rows"]
+    rows, METHODS = result["rows"], result["methods"]  # noqa: N806
     lines = ["| corrections | " + " | ".join(METHODS) + " |", "|---|" + "---|" * len(METHODS)]
     for k in counts:
         sel = [r for r in rows if r["k"] == k]
@@ -193,9 +237,9 @@ def plot(result: dict, counts: list[int], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = result["rows"]
+    rows, methods = result["rows"], result["methods"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for m in METHODS:
+    for m in methods:
         mean = [np.mean([r[m] for r in rows if r["k"] == k]) for k in counts]
         std = [np.std([r[m] for r in rows if r["k"] == k]) for k in counts]
         axes[0].errorbar(counts, mean, yerr=std, marker="o", capsize=3, label=m)
@@ -216,13 +260,17 @@ def main() -> None:
     parser.add_argument("--model", default="lite")
     parser.add_argument("--ravdess-actors", type=int, nargs="+", default=[19, 20, 21, 22, 23, 24])
     parser.add_argument("--no-tess", dest="tess", action="store_false")
+    parser.add_argument("--tess-speakers", nargs="+", default=["OAF", "YAF"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--counts", type=int, nargs="+", default=[0, 5, 10, 20, 50])
     parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--finetune-lr", type=float, default=1e-3)
     parser.add_argument("--replay", type=int, default=300, help="RAVDESS train clips in the replay buffer")
+    parser.add_argument("--tag", default="", help="suffix of the output files (default: the methods)")
     parser.add_argument("--cache", default="runs/feedback-cache")
     parser.add_argument("--out", default="benchmarks/results/feedback")
+    parser.add_argument("--stale-ok", action="store_true", help="accept a checkpoint without the confidence gate")
     parser.add_argument("--smoke", type=int, default=0, help="clips per speaker: a quick check on the tiny model")
     args = parser.parse_args()
     if args.smoke:
@@ -231,10 +279,11 @@ def main() -> None:
     result = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=1))
+    tag = args.tag or "-".join(args.methods)
+    (out / f"results-{tag}.json").write_text(json.dumps(result, indent=1))
     lines = summarise(result, args.counts)
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
-    plot(result, args.counts, out / "feedback.png")
+    (out / f"summary-{tag}.md").write_text("\n".join(lines) + "\n")
+    plot(result, args.counts, out / f"feedback-{tag}.png")
     print("\n".join(lines))
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,9 @@ from mmempathy.rl.policies import (
 )
 from mmempathy.sample import Sample
 from mmempathy.train.cache import FeatureCache
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from feedback import load_model  # noqa: E402  (the benchmarks' shared model loader)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -145,15 +148,13 @@ def main() -> None:
     parser.add_argument("--text-dims", type=int, default=16)
     parser.add_argument("--cache", default="runs/rl-cache")
     parser.add_argument("--out", default="benchmarks/results/rl")
+    parser.add_argument("--stale-ok", action="store_true", help="accept a checkpoint without the confidence gate")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     if args.smoke:
         args.model, args.seeds, args.ppo_steps, args.faces_per_class, args.curve_episodes = "tiny", [0], 512, 4, 2
     torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fuser = EmotionFuser.from_pretrained(args.model, device="cpu")
-    fuser._warned_untrained = True
+    fuser = load_model(args.model, stale_ok=args.stale_ok)
     t0 = time.perf_counter()
     sets = build_sets(fuser, args)
     build_seconds = time.perf_counter() - t0
@@ -181,6 +182,7 @@ def main() -> None:
         "results": results, "threshold": fitted, "curves": curves, "build_seconds": build_seconds,
         "sizes": {k: {"dialogues": len(v), "utterances": len(v.targets)} for k, v in sets.items()},
         "majority_label": sets["train"].labels[majority], "cost": args.cost, "ppo_steps": args.ppo_steps,
+        "stale_checkpoint": getattr(fuser, "stale_checkpoint", False),
     }  # fmt: skip
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     lines = ["| policy | episode reward | weighted F1 (%) | accuracy (%) | consult cost / turn | consults / turn |",
