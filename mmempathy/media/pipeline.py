@@ -50,7 +50,7 @@ from mmempathy.errors import InputError
 from mmempathy.media.asr import SpeechRecognizer, StreamingTranscriber
 from mmempathy.media.decode import SAMPLE_RATE, AudioChunk, VideoFrame, iter_media, probe
 from mmempathy.media.faces import DETECTORS, FaceDetector, FaceExtractor, FrameFaces
-from mmempathy.media.subtitles import Cue, read_subtitles, spread_transcript
+from mmempathy.media.subtitles import Cue, consolidate_cues, read_subtitles, spread_transcript
 from mmempathy.media.timeline import Segment, Timeline
 from mmempathy.media.vad import VadStream
 from mmempathy.modality import Modality
@@ -135,7 +135,11 @@ def predict_video(
     Returns:
         One segment per cue, window or speech turn, with fused and per-modality probabilities.
         ``meta`` records the segmentation, ``text_source`` and, when Whisper ran, ``asr`` (model,
-        language, number of calls and words).
+        language, number of calls and words); ``cue_merging`` (segmenting by subtitles: how many
+        cues :func:`~mmempathy.media.subtitles.consolidate_cues` merged, else ``None``); ``dropped``
+        (every cue, window or speech turn not made into a segment: ``kind``, ``start``, ``end``,
+        ``reason``, and ``text`` for a cue; dropped cues are also logged as a warning); and
+        ``skipped`` (``[start, end]`` of the segments that had nothing the model reads).
 
     Raises:
         InputError: The file is missing or unusable, the subtitles do not parse, or both
@@ -215,10 +219,11 @@ def iter_samples(
     info = probe(path)
     if info.duration is not None and info.duration <= 0:
         raise InputError(f"media file has zero duration: {path}")
-    cues = _cues(subtitles)
-    by = config.segment_by if config.segment_by != "auto" else ("subtitles" if cues is not None else "window")
-    if by == "subtitles" and cues is None:
+    by = config.segment_by if config.segment_by != "auto" else ("subtitles" if subtitles is not None else "window")
+    if by == "subtitles" and subtitles is None:
         raise InputError("segment_by='subtitles' needs subtitles")
+    # Cues become segments only when segmenting by them: then tiny or crowded cues are merged.
+    cues, cue_merging = _cues(subtitles, merge=by == "subtitles", min_duration=config.min_segment)
     if by == "speech" and not info.has_audio:
         raise InputError(f"segment_by='speech' needs an audio track, and {path} has none")
     keep_text = Modality.TEXT in wanted
@@ -243,6 +248,7 @@ def iter_samples(
         if keep_text and (cues is not None or transcript is not None or transcribe)
         else None,
         asr=None,
+        cue_merging=cue_merging,
     )
     spans: Iterator[_Span] | None
     if by == "subtitles":
@@ -291,6 +297,18 @@ def iter_samples(
             "calls": assembler.transcriber.calls,
             "words": assembler.heard,
         }
+    report["dropped"] = assembler.dropped
+    cues_dropped = [d for d in assembler.dropped if d["kind"] == "cue"]
+    if cues_dropped:
+        first = cues_dropped[0]
+        log.warning(
+            "%d subtitle cue(s) of %s were dropped (listed in meta['dropped']); the first, %.2f-%.2f s: %s",
+            len(cues_dropped),
+            path,
+            first["start"],
+            first["end"],
+            first["reason"],
+        )
     if assembler.emitted == 0:
         why = {
             "subtitles": "no subtitle cue falls within it",
@@ -343,6 +361,7 @@ class _Assembler:
         self.last_audio = -math.inf
         self.emitted = 0
         self.last_end = -math.inf
+        self.dropped: list[dict[str, Any]] = []  # spans not made into segments, each with its reason
         self.pending: _Span | None = self._next()
 
     @property
@@ -389,10 +408,28 @@ class _Assembler:
             redundant = endless and span.end <= self.last_end
             if (long_enough and not redundant) or (self.emitted == 0 and span.end > span.start):
                 yield self._emit(span)
+                continue
+            if redundant:
+                self._drop(self.pending, f"cut at the end of the media ({end:.2f} s), it lies inside the previous one")
             else:
-                self._advance()
-        if self.pending is not None and self.kind == "subtitles":
-            log.warning("subtitle cues after the end of %s (%.2f s) were dropped", self.source, end)
+                self._drop(
+                    self.pending,
+                    f"cut at the end of the media ({end:.2f} s), it is {span.end - span.start:.2f} s long, "
+                    f"under min_segment ({self.config.min_segment} s)",
+                )
+            self._advance()
+        if self.kind == "subtitles":  # a finite list: every cue left starts after the end
+            rest = [self.pending, *self.spans] if self.pending is not None else []
+            for span in rest:
+                self._drop(span, f"starts at or after the end of the media ({end:.2f} s)")
+            self.pending = None
+
+    def _drop(self, span: _Span, reason: str) -> None:
+        kind = {"subtitles": "cue", "window": "window", "speech": "speech turn"}[self.kind]
+        entry: dict[str, Any] = {"kind": kind, "start": span.start, "end": span.end, "reason": reason}
+        if span.text:
+            entry["text"] = span.text[:80]
+        self.dropped.append(entry)
 
     def _hear(self, chunk: AudioChunk) -> None:
         if self.attach_audio:
@@ -528,13 +565,21 @@ def _resolve(config: VideoConfig | None, overrides: dict[str, Any]) -> VideoConf
     return replace(config or VideoConfig(), **overrides)
 
 
-def _cues(subtitles: str | Path | Iterable[Cue] | None) -> list[Cue] | None:
+def _cues(
+    subtitles: str | Path | Iterable[Cue] | None, *, merge: bool = False, min_duration: float = 0.5
+) -> tuple[list[Cue] | None, dict[str, Any] | None]:
+    """The cues, sorted; with ``merge``, consolidated into segments (:func:`consolidate_cues`), and its report."""
     if subtitles is None:
-        return None
+        return None, None
     cues = read_subtitles(subtitles) if isinstance(subtitles, (str, Path)) else sorted(subtitles, key=lambda c: c.start)
     if not cues:
         raise InputError(f"no subtitle cues in {subtitles if isinstance(subtitles, (str, Path)) else 'the list given'}")
-    return cues
+    if not merge:
+        return cues, None
+    cues, report = consolidate_cues(cues, min_duration=min_duration)
+    if report["merged"]:
+        log.info("%d subtitle cue(s) merged into %d segments", report["cues"], report["segments"])
+    return cues, report
 
 
 def _words(transcript: str | None, duration: float | None) -> list[Cue] | str | None:
