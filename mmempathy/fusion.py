@@ -208,10 +208,11 @@ class CrossModalFusion(nn.Module):
         super().__init__()
         self.modalities = [m for m in Modality if m in input_dims]
         self.sets = set(sets)
+        # a preset's pool may name modalities that a model built from it lacks (a face-only benchmark)
         self.pool = dict(config.pool)
-        unknown = sorted(set(self.pool) - {m.value for m in self.modalities})
+        unknown = sorted(set(self.pool) - {m.value for m in Modality})
         if unknown or any(k < 1 for k in self.pool.values()):
-            raise ValueError(f"fusion pool must map this model's modalities to strides >= 1, got {self.pool}")
+            raise ValueError(f"fusion pool must map modality names to strides >= 1, got {self.pool}")
         dim = config.dim
         self.project = nn.ModuleDict({m.value: nn.Linear(d, dim) for m, d in input_dims.items()})
         self.modality_embedding = nn.ParameterDict(
