@@ -2,7 +2,7 @@
 
 Each subcommand lives in its own module with a ``register(subparsers)`` function that adds its
 parser and sets ``func``. User errors (bad files, bad options) end in one readable line and exit
-status 2; anything else is a bug and keeps its traceback.
+status 2, Ctrl-C in one line and status 130; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -29,13 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mmempathy`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``mmempathy`` console script; returns the exit status.
+
+    Ctrl-C ends any subcommand with one line and status 130 (128 + SIGINT, as shells report it);
+    outputs are written through :func:`mmempathy.io.atomic_write`, so none is left half-written.
+    """
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except (MMEmpathyError, FileNotFoundError) as err:
         print(f"mmempathy: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("mmempathy: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

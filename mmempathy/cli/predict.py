@@ -8,10 +8,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
 from mmempathy.errors import InputError
+from mmempathy.io import atomic_write, check_output_paths
 from mmempathy.media.pipeline import SEGMENT_BY, VideoConfig
 
 
@@ -96,18 +98,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``predict`` with parsed arguments; returns the exit status."""
+    from mmempathy.media.decode import check_media_path
     from mmempathy.media.pipeline import predict_video
-    from mmempathy.model import EmotionFuser
+    from mmempathy.media.timeline import PLOT_FORMATS
 
-    # Check the files before loading a model, so that a typo fails at once.
-    if not args.video.is_file():
-        raise InputError(f"media file not found: {args.video}")
+    # Everything that can be checked without the model is checked first, so that a typo, a bad
+    # output path or a bad device fails at once, not after a long run.
+    check_media_path(args.video)
     if args.subtitles is not None and not args.subtitles.is_file():
         raise InputError(f"subtitle file not found: {args.subtitles}")
+    transcript = _utf8(args.transcript, "--transcript")
     if args.smooth < 0:
         raise InputError(f"--smooth must be 0 (off) or a number of segments, got {args.smooth}")
     if args.segment_by == "subtitles" and args.subtitles is None:
         raise InputError("--segment-by subtitles needs --subtitles")
+    outputs = check_output_paths(
+        {"--json": args.json, "--csv": args.csv, "--plot": args.plot}, {"--plot": PLOT_FORMATS}
+    )
     config = VideoConfig(
         fps=args.fps,
         window=args.window,
@@ -122,20 +129,92 @@ def run(args: argparse.Namespace) -> int:
         min_speech=args.min_speech,
         face_detector=args.face_detector,
     )  # bad values raise InputError here: one line, exit status 2
-    if config.asr == "auto" and args.subtitles is None and args.transcript is None:
+    if config.asr == "auto" and args.subtitles is None and transcript is None:
         from mmempathy.media.asr import resolve_model
 
         resolve_model(config.asr_model)  # a missing model directory fails before the emotion model loads
-    fuser = EmotionFuser.from_pretrained(args.model, device=args.device)
-    timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=args.transcript, config=config)
+    device = resolve_device(args.device)
+
+    from mmempathy.model import EmotionFuser
+
+    fuser = EmotionFuser.from_pretrained(args.model, device=device)
+    timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=transcript, config=config)
     timeline.meta["model"] = str(args.model)
     if args.smooth > 1:
         timeline = timeline.smooth(args.smooth)
     if not args.quiet:
         print(timeline.to_table())
-    for path, write in ((args.json, timeline.to_json), (args.csv, timeline.to_csv), (args.plot, timeline.plot)):
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write(path)
-            print(f"wrote {path}")
+    writers = {"--json": timeline.to_json, "--csv": timeline.to_csv, "--plot": timeline.plot}
+    written = write_together([(path, writers[name]) for name, path in outputs.items()])
+    for path in written:
+        print(f"wrote {path}")
     return 0
+
+
+def write_together(outputs: list[tuple[Path, Callable[[Path], object]]]) -> list[Path]:
+    """Write several files so that they are replaced together or not at all.
+
+    Each writer fills a temporary file beside its destination (:func:`~mmempathy.io.atomic_write`);
+    the renames happen only once every writer has succeeded. A plot that fails to render, a full
+    disk or Ctrl-C therefore leaves the older outputs as they were, never a mix of old and new.
+    (Devices such as ``/dev/stdout`` are written in place, before any rename.)
+
+    Returns:
+        The paths written, in the order given.
+    """
+    if not outputs:
+        return []
+    (path, write), rest = outputs[0], outputs[1:]
+
+    def write_then_the_rest(tmp: Path) -> None:
+        write(tmp)
+        write_together(rest)  # the rest are renamed into place before this one, after all are written
+
+    atomic_write(path, write_then_the_rest)
+    return [path, *(p for p, _ in rest)]
+
+
+def resolve_device(name: str | None) -> str | None:
+    """``--device`` checked before the model loads: a name torch knows, on hardware that is there.
+
+    Raises:
+        InputError: The name is not a device, or names a GPU this machine does not have.
+    """
+    if name is None:
+        return None
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise InputError(f"--device: unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"--device {name}: torch finds no CUDA GPU on this machine; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise InputError(f"--device {name}: there is no such GPU ({count} found: cuda:0 to cuda:{count - 1})")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"--device {name}: Apple's MPS backend is not available on this machine; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"--device {name}: mmempathy runs on cpu, cuda or mps, not {device.type}")
+    return name
+
+
+def _utf8(text: str | None, option: str) -> str | None:
+    """Text from the command line that must be UTF-8.
+
+    Python decodes ``argv`` with ``surrogateescape``: bytes that are not UTF-8 arrive as lone
+    surrogates (``\\udce9``), which no tokenizer accepts.
+    """
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = text[err.start]
+        where = f"byte 0x{ord(bad) - 0xDC00:02x}" if 0xDC80 <= ord(bad) <= 0xDCFF else f"character U+{ord(bad):04X}"
+        raise InputError(
+            f"{option} is not valid UTF-8 text ({where} at position {err.start}); pass UTF-8 (convert it with iconv)"
+        ) from None
+    return text
