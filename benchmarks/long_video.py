@@ -1,0 +1,198 @@
+"""Long inputs: peak memory and wall time of ``predict_video`` on 1080p30 clips of growing length.
+
+For each length in ``--minutes`` a synthetic clip is generated once into ``--work-dir`` (1920x1080,
+30 fps, h264 + AAC: a drawn face that wanders and talks, a voice-like signal), then predicted in a
+fresh process, so that each peak resident set size (``ru_maxrss``) belongs to one run alone. The
+child also samples its RSS every half second: memory that is flat in length shows the same level
+at a quarter, half and the end of the run, whatever the length.
+
+``asr="off"`` by default (a transcript-free run gets no text: the cost measured is decode, faces,
+voice activity, audio and face encoders, fusion); ``--asr`` adds a run with Whisper transcribing.
+``--model lite`` uses the shipped weights; if they do not load (they are retrained now and then),
+the lite architecture with untrained weights is used, which costs the same, and the output says so.
+
+    python benchmarks/long_video.py --minutes 1 10 --model lite
+    python benchmarks/long_video.py --minutes 1 --asr
+    python benchmarks/long_video.py --smoke   # a 10-second 320x180 clip, tiny model: checks the script runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def make_clip(path: Path, seconds: float, *, size=(1920, 1080), fps: int = 30) -> Path:
+    """A talking face that wanders over a plain scene; cached. The frames repeat every 20 s (drawn once each)."""
+    from mmempathy.media.synthetic import draw_face, write_clip
+
+    if path.exists():
+        return path
+    width, height = size
+    rate = 16_000
+    t = np.arange(round(seconds * rate)) / rate
+    pitch = 140 + 30 * np.sin(2 * np.pi * 0.3 * t)
+    voice = np.sin(2 * np.pi * np.cumsum(pitch) / rate) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) ** 2
+    silent = (t % 10) > 7  # three seconds of pause every ten: the VAD has turns to find
+    audio = np.where(silent, 0.0, 0.3 * voice) + 0.01 * np.random.default_rng(0).standard_normal(t.size)
+    period = 20 * fps
+    cache: dict[int, np.ndarray] = {}
+
+    def frame(i: int) -> np.ndarray:
+        key = i % period
+        if key not in cache:
+            image = np.full((height, width, 3), 80, np.uint8)
+            image[: height // 3] = (110, 120, 140)
+            x = width / 2 + width / 4 * np.sin(2 * np.pi * key / period)
+            draw_face(image, (round(x), height // 2), height // 7, smile=np.sin(key / 7))
+            cache[key] = image
+        return cache[key]
+
+    print(f"generating {path} ({seconds:.0f} s, {width}x{height} @ {fps} fps) ...", flush=True)
+    start = time.perf_counter()
+    tmp = path.with_suffix(".part.mp4")
+    write_clip(tmp, (frame(i) for i in range(round(seconds * fps))), fps=fps, audio=audio.astype(np.float32), crf=26)
+    tmp.rename(path)
+    print(f"  {time.perf_counter() - start:.0f} s", flush=True)
+    return path
+
+
+def load_model(name: str):
+    """The model, and a note on which weights it has."""
+    import warnings
+
+    from mmempathy import EmotionFuser
+    from mmempathy.errors import CheckpointError
+    from mmempathy.hub import list_models, load_preset
+
+    warnings.filterwarnings("ignore", message="this model.s weights are untrained")
+    try:
+        model = EmotionFuser.from_pretrained(name, device="cpu")
+        trained = getattr(model, "checkpoint_dir", None) is not None
+        return model, "trained weights" if trained else "untrained (a preset without shipped weights)"
+    except CheckpointError as err:
+        if name not in list_models():
+            raise
+        preset = load_preset(name)
+        print(f"  {name}'s weights did not load ({str(err)[:120]}...); using its architecture, untrained", flush=True)
+        model = EmotionFuser(preset["config"], pretrained_encoders=preset.get("pretrained_encoders", True))
+        return model.eval(), "its architecture with untrained weights (the shipped weights did not load)"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def child(args: argparse.Namespace) -> None:
+    """One run in this process; prints one JSON line."""
+    import torch
+
+    from mmempathy.media.pipeline import predict_video
+
+    torch.set_num_threads(args.threads)
+    model, weights = load_model(args.model)
+    after_load = rss_mb()
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+    start, cpu_start = time.perf_counter(), sum(os.times()[:2])
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            samples.append((time.perf_counter() - start, rss_mb()))
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    timeline = predict_video(model, args.clip, asr="auto" if args.asr else "off", progress=False)
+    wall = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    quarters = {}
+    for q in (0.25, 0.5, 0.75, 1.0):
+        before = [mb for at, mb in samples if at <= q * wall]
+        quarters[str(q)] = round(max(before), 1) if before else None
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": sum(os.times()[:2]) - cpu_start,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_after_load_mb": after_load,
+                "rss_by_quarter_mb": quarters,
+                "segments": len(timeline),
+                "with_face": sum("face" in s.present for s in timeline),
+                "with_text": sum(bool(s.text) for s in timeline),
+                "duration": timeline.meta["duration"],
+                "weights": weights,
+            }
+        ),
+        flush=True,
+    )
+
+
+def run_one(clip: Path, args: argparse.Namespace, *, asr: bool) -> dict:
+    command = [sys.executable, __file__, "--child", str(clip), "--model", args.model, "--threads", str(args.threads)]
+    command += ["--asr"] if asr else []
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+    load = os.getloadavg()[0]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"run failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    for line in done.stdout.splitlines():
+        if not line.startswith("{"):
+            print(line)
+    return {**json.loads(lines[-1]), "load_before": load, "load_after": os.getloadavg()[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0])
+    parser.add_argument("--model", default="lite")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--asr", action="store_true", help="also run with Whisper transcribing (asr='auto')")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/mmempathy-long-video"))
+    parser.add_argument("--smoke", action="store_true", help="10 s at 320x180 with the tiny model")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        args.clip = args.child
+        child(args)
+        return
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    size = (1920, 1080)
+    if args.smoke:
+        args.minutes, args.model, size = [10 / 60], "tiny", (320, 180)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; threads {args.threads}")
+    rows = []
+    for minutes in args.minutes:
+        name = f"clip_{minutes:g}min_{size[1]}p30.mp4"
+        clip = make_clip(args.work_dir / name, minutes * 60, size=size)
+        for asr in [False, True] if args.asr else [False]:
+            result = run_one(clip, args, asr=asr)
+            rows.append((minutes, asr, result))
+            print(json.dumps({"minutes": minutes, "asr": asr, **result}), flush=True)
+    print()
+    print("| clip | ASR | wall s | × real time | CPU s | peak RSS MB | RSS after model load MB | RSS at ¼/½/¾/end MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for minutes, asr, r in rows:
+        q = r["rss_by_quarter_mb"]
+        print(
+            f"| {minutes:g} min | {'auto' if asr else 'off'} | {r['wall_s']:.1f} | {r['duration'] / r['wall_s']:.1f}× "
+            f"| {r['cpu_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['rss_after_load_mb']:.0f} "
+            f"| {' / '.join(f'{q[k]:.0f}' if q[k] else '-' for k in ('0.25', '0.5', '0.75', '1.0'))} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
