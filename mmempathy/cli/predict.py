@@ -1,5 +1,10 @@
 """``mmempathy predict VIDEO``: an emotion timeline of a video or audio file.
 
+The media file, the options, every output path and format and the device are checked before the
+model loads: a bad one ends in one line and exit status 2 at once. The outputs (JSON, CSV, plot)
+are replaced together once all are written, or not at all; Ctrl-C exits 130 and leaves them as
+they were.
+
 Example:
     mmempathy predict examples/demo/demo.mp4 --subtitles examples/demo/demo.srt --json out.json --plot out.png
     mmempathy predict interview.mp4 --segment-by speech --asr-model base --csv out.csv
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from mmempathy.media.decode import check_media_path
     from mmempathy.media.pipeline import predict_video
     from mmempathy.media.timeline import PLOT_FORMATS
+    from mmempathy.model import EmotionFuser
 
     # Everything that can be checked without the model is checked first, so that a typo, a bad
     # output path or a bad device fails at once, not after a long run.
@@ -134,9 +140,6 @@ def run(args: argparse.Namespace) -> int:
 
         resolve_model(config.asr_model)  # a missing model directory fails before the emotion model loads
     device = resolve_device(args.device)
-
-    from mmempathy.model import EmotionFuser
-
     fuser = EmotionFuser.from_pretrained(args.model, device=device)
     timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=transcript, config=config)
     timeline.meta["model"] = str(args.model)
