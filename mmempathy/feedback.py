@@ -373,8 +373,10 @@ def read_segments_csv(path: str | Path, *, model_modalities: Iterable[str] | Non
     for line, row in enumerate(rows, start=2):
         try:
             start, end = float(row["start"]), float(row["end"])
-        except ValueError:
-            raise InputError(f"{path}:{line}: start and end must be seconds, got {row['start']!r}, {row['end']!r}")
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{path}:{line}: start and end must be seconds, got {row['start']!r}, {row['end']!r}"
+            ) from None
         if not 0 <= start < end:
             raise InputError(f"{path}:{line}: need 0 <= start < end, got {start}, {end}")
         source = Path(row["source"])

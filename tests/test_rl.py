@@ -168,8 +168,8 @@ def test_dialogue_set_from_the_model(tiny):
     from mmempathy.sample import Sample
 
     rng = np.random.default_rng(0)
-    lines = [Sample(text=f"line {i}", label=i % 7, meta={"dialogue": i // 3, "utterance": i % 3, "speaker": "ab"[i % 2]})
-             for i in range(9)]  # fmt: skip
+    metas = [{"dialogue": i // 3, "utterance": i % 3, "speaker": "ab"[i % 2]} for i in range(9)]
+    lines = [Sample(text=f"line {i}", label=i % 7, meta=meta) for i, meta in enumerate(metas)]
     voices = [Sample(audio=(rng.standard_normal(8000) * 0.1).astype(np.float32), sample_rate=16000, label=i % 7)
               for i in range(7)]  # fmt: skip
     pool = modality_pool(tiny, voices, "audio")
