@@ -304,13 +304,16 @@ def encode_samples(fuser: Any, samples: Sequence[Sample], *, batch_size: int = 1
 
 def default_directory(fuser: Any) -> Path:
     """Where a model's feedback store and adapters live: ``$MMEMPATHY_FEEDBACK_DIR``, else
-    ``<checkpoint>/adapters`` for a model loaded from a directory, else a folder under
-    ``~/.cache/mmempathy/feedback`` named by the model's config."""
+    ``<checkpoint>/adapters`` for a model loaded from a directory, else (a packaged preset such as
+    ``lite``, or a model built in code) a folder under ``~/.cache/mmempathy/feedback``."""
     if os.environ.get("MMEMPATHY_FEEDBACK_DIR"):
         return Path(os.environ["MMEMPATHY_FEEDBACK_DIR"])
     checkpoint = getattr(fuser, "checkpoint_dir", None)
-    if checkpoint is not None:
+    package = Path(__file__).resolve().parent
+    if checkpoint is not None and package not in Path(checkpoint).resolve().parents:
         return Path(checkpoint) / ADAPTERS_DIR
+    if checkpoint is not None:  # a packaged preset: never write inside the installed package
+        return Path.home() / ".cache" / "mmempathy" / "feedback" / Path(checkpoint).name
     digest = hashlib.sha256(json.dumps(fuser.config.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
     return Path.home() / ".cache" / "mmempathy" / "feedback" / digest[:16]
 
