@@ -447,6 +447,8 @@ def import_coach(
 
     if use not in ("answer", "truth"):
         raise InputError(f"use must be 'answer' or 'truth', not {use!r}")
+    if not Path(coach_db).is_file():  # the coach's Database would create an empty one
+        raise InputError(f"coach database not found: {coach_db}")
     db = open_store(fuser, store)
     done = {
         (c.user, c.meta.get("item_id"), c.meta.get("answered"))

@@ -224,6 +224,8 @@ def test_coach_answers_import_once(fuser, tmp_path):
     got = FeedbackStore(store).corrections("dee")
     assert [c.label for c in got] == ["joy", "fear"] and got[0].meta["truth"] == "anger"
     assert [c.source for c in got] == ["coach", "coach"]
+    with pytest.raises(InputError, match="coach database not found"):
+        import_coach(fuser, tmp_path / "missing.db", lib, store=store)
 
 
 def test_cli_records_and_lists(fuser, tmp_path, capsys):
