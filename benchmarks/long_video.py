@@ -2,9 +2,11 @@
 
 For each length in ``--minutes`` a synthetic clip is generated once into ``--work-dir`` (1920x1080,
 30 fps, h264 + AAC: a drawn face that wanders and talks, a voice-like signal), then predicted in a
-fresh process, so that each peak resident set size (``ru_maxrss``) belongs to one run alone. The
-child also samples its RSS every half second: memory that is flat in length shows the same level
-at a quarter, half and the end of the run, whatever the length.
+fresh process, so that each peak resident set size (``VmHWM``) belongs to one run alone; the
+peak of loading the model is reported apart (``VmHWM`` right after loading), since it does not
+depend on the clip. The child also samples its RSS every 0.1 s during ``predict_video``: memory
+that is flat in length shows the same level at a quarter, half and the end of the run, whatever
+the length.
 
 ``asr="off"`` by default (a transcript-free run gets no text: the cost measured is decode, faces,
 voice activity, audio and face encoders, fusion); ``--asr`` adds a run with Whisper transcribing.
@@ -13,6 +15,7 @@ the lite architecture with untrained weights is used, which costs the same, and 
 
     python benchmarks/long_video.py --minutes 1 10 --model lite
     python benchmarks/long_video.py --minutes 1 --asr
+    python benchmarks/long_video.py --minutes 10 --size 854x480   # length at a lower cost per minute
     python benchmarks/long_video.py --smoke   # a 10-second 320x180 clip, tiny model: checks the script runs
 """
 
@@ -22,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import threading
@@ -33,7 +35,7 @@ import numpy as np
 
 
 def make_clip(path: Path, seconds: float, *, size=(1920, 1080), fps: int = 30) -> Path:
-    """A talking face that wanders over a plain scene; cached. The frames repeat every 20 s (drawn once each)."""
+    """A talking face that wanders over a plain scene (and back every 20 s); cached in ``path``."""
     from mmempathy.media.synthetic import draw_face, write_clip
 
     if path.exists():
@@ -46,17 +48,12 @@ def make_clip(path: Path, seconds: float, *, size=(1920, 1080), fps: int = 30) -
     silent = (t % 10) > 7  # three seconds of pause every ten: the VAD has turns to find
     audio = np.where(silent, 0.0, 0.3 * voice) + 0.01 * np.random.default_rng(0).standard_normal(t.size)
     period = 20 * fps
-    cache: dict[int, np.ndarray] = {}
 
-    def frame(i: int) -> np.ndarray:
-        key = i % period
-        if key not in cache:
-            image = np.full((height, width, 3), 80, np.uint8)
-            image[: height // 3] = (110, 120, 140)
-            x = width / 2 + width / 4 * np.sin(2 * np.pi * key / period)
-            draw_face(image, (round(x), height // 2), height // 7, smile=np.sin(key / 7))
-            cache[key] = image
-        return cache[key]
+    def frame(i: int) -> np.ndarray:  # drawn afresh: a cache of 1080p frames would hold gigabytes
+        image = np.full((height, width, 3), 80, np.uint8)
+        image[: height // 3] = (110, 120, 140)
+        x = width / 2 + width / 4 * np.sin(2 * np.pi * i / period)
+        return draw_face(image, (round(x), height // 2), height // 7, smile=np.sin(i / 7))
 
     print(f"generating {path} ({seconds:.0f} s, {width}x{height} @ {fps} fps) ...", flush=True)
     start = time.perf_counter()
@@ -94,6 +91,14 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (``VmHWM``). Not ``ru_maxrss``: that survives ``exec`` and so can be
+    the parent's size at ``fork``."""
+    with open("/proc/self/status") as handle:
+        line = next(line for line in handle if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def child(args: argparse.Namespace) -> None:
     """One run in this process; prints one JSON line."""
     import torch
@@ -103,12 +108,13 @@ def child(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     model, weights = load_model(args.model)
     after_load = rss_mb()
+    peak_load = peak_rss_mb()  # building the model has its own peak
     samples: list[tuple[float, float]] = []
     done = threading.Event()
     start, cpu_start = time.perf_counter(), sum(os.times()[:2])
 
     def sample() -> None:
-        while not done.wait(0.5):
+        while not done.wait(0.1):
             samples.append((time.perf_counter() - start, rss_mb()))
 
     watcher = threading.Thread(target=sample, daemon=True)
@@ -126,8 +132,10 @@ def child(args: argparse.Namespace) -> None:
             {
                 "wall_s": wall,
                 "cpu_s": sum(os.times()[:2]) - cpu_start,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
                 "rss_after_load_mb": after_load,
+                "peak_rss_of_load_mb": peak_load,
+                "peak_rss_sampled_mb": max((mb for _, mb in samples), default=after_load),
                 "rss_by_quarter_mb": quarters,
                 "segments": len(timeline),
                 "with_face": sum("face" in s.present for s in timeline),
@@ -160,6 +168,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--model", default="lite")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--size", default="1920x1080", help="frame size WxH (default: %(default)s)")
     parser.add_argument("--asr", action="store_true", help="also run with Whisper transcribing (asr='auto')")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/mmempathy-long-video"))
     parser.add_argument("--smoke", action="store_true", help="10 s at 320x180 with the tiny model")
@@ -170,7 +179,7 @@ def main() -> None:
         child(args)
         return
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    size = (1920, 1080)
+    size = tuple(int(v) for v in args.size.lower().split("x"))
     if args.smoke:
         args.minutes, args.model, size = [10 / 60], "tiny", (320, 180)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; threads {args.threads}")
@@ -183,15 +192,20 @@ def main() -> None:
             rows.append((minutes, asr, result))
             print(json.dumps({"minutes": minutes, "asr": asr, **result}), flush=True)
     print()
-    print("| clip | ASR | wall s | × real time | CPU s | peak RSS MB | RSS after model load MB | RSS at ¼/½/¾/end MB |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("| clip | ASR | wall s | × real time | CPU s | peak RSS MB | of which loading | RSS after load MB |", end="")
+    print(" during run: max; at ¼/½/¾/end MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for minutes, asr, r in rows:
-        q = r["rss_by_quarter_mb"]
-        print(
-            f"| {minutes:g} min | {'auto' if asr else 'off'} | {r['wall_s']:.1f} | {r['duration'] / r['wall_s']:.1f}× "
-            f"| {r['cpu_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['rss_after_load_mb']:.0f} "
-            f"| {' / '.join(f'{q[k]:.0f}' if q[k] else '-' for k in ('0.25', '0.5', '0.75', '1.0'))} |"
-        )
+        q = " / ".join(f"{r['rss_by_quarter_mb'][k] or 0:.0f}" for k in ("0.25", "0.5", "0.75", "1.0"))
+        cells = [
+            f"{minutes:g} min",
+            "auto" if asr else "off",
+            f"{r['wall_s']:.1f}",
+            f"{r['duration'] / r['wall_s']:.1f}×",
+        ]
+        cells += [f"{r['cpu_s']:.1f}", f"{r['peak_rss_mb']:.0f}", f"{r['peak_rss_of_load_mb']:.0f}"]
+        cells += [f"{r['rss_after_load_mb']:.0f}", f"{r['peak_rss_sampled_mb']:.0f}; {q}"]
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
