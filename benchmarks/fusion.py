@@ -43,12 +43,17 @@ from mmempathy.train import FeatureCache
 PARTS = ("mosi", "heads", "combos", "clips", "example")
 
 
-def mosi(data_dir: Path, out: Path, seeds: int) -> dict[str, Any]:
-    """Test accuracy (mean ± std over seeds) of each modality alone and of each fusion mode."""
-    variants = {"text": ("text", "late"), "audio": ("audio", "late"), "face": ("face", "late")}
-    variants.update({f"all-{mode}": ("text,audio,face", mode) for mode in ("late", "attention", "concat")})
-    rows = {}
-    for name, (mods, mode) in variants.items():
+MOSI_VARIANTS = {"text": ("text", "late"), "audio": ("audio", "late"), "face": ("face", "late")}
+MOSI_VARIANTS.update({f"all-{mode}": ("text,audio,face", mode) for mode in ("late", "attention", "concat")})
+
+
+def mosi(data_dir: Path, out: Path, seeds: int, names: list[str]) -> dict[str, Any]:
+    """Test accuracy (mean ± std over seeds) of each modality alone and of each fusion mode; variants
+    already in ``<out>/mosi.json`` are kept, so the variants can be run one at a time."""
+    previous = out / "mosi.json"
+    rows = json.loads(previous.read_text()) if previous.exists() else {}
+    for name in names:
+        mods, mode = MOSI_VARIANTS[name]
         cfg = BenchConfig(
             "mosi",
             data_dir=str(data_dir / "cmu-mosi"),
@@ -59,16 +64,23 @@ def mosi(data_dir: Path, out: Path, seeds: int) -> dict[str, Any]:
             progress=False,
             n_boot=200,
         )
-        summary = run_benchmark(cfg)
-        accs = [r["test"]["accuracy"] for r in summary["runs"]]
-        rows[name] = {
-            "accuracy_mean": statistics.mean(accs),
-            "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-            "ece_mean": statistics.mean(r["test"]["ece"] for r in summary["runs"]),
-            "heads": [r["heads"] for r in summary["runs"]],
-            "calibration": [r["calibration"] for r in summary["runs"]],
-        }
+        rows[name] = mosi_row(run_benchmark(cfg))
+        previous.write_text(json.dumps(rows, indent=2, default=str))
     return rows
+
+
+def mosi_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """One variant's line: test accuracy and ECE over seeds, each head's scores, the calibrations."""
+    accs = [r["test"]["accuracy"] for r in summary["runs"]]
+    return {
+        "accuracy_mean": statistics.mean(accs),
+        "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "accuracy_seeds": accs,
+        "ece_mean": statistics.mean(r["test"]["ece"] for r in summary["runs"]),
+        "heads": [r["heads"] for r in summary["runs"]],
+        "calibration": [r["calibration"] for r in summary["runs"]],
+        "folder": summary.get("folder"),
+    }
 
 
 def tess(root: Path) -> list[Sample]:
@@ -240,15 +252,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="MOSI seeds")
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/feature_cache"), help="encoder output cache")
     parser.add_argument("--only", nargs="*", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--mosi-variants", nargs="*", choices=list(MOSI_VARIANTS), default=list(MOSI_VARIANTS))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     model = EmotionFuser.from_pretrained(args.model, device="cpu") if set(args.only) - {"mosi"} else None
     results: dict[str, Any] = {}
     for part in args.only:
         print(f"== {part}", flush=True)
-        results[part] = (
-            mosi(args.data_dir, args.out, args.seeds) if part == "mosi" else globals()[part](model, args.data_dir)
-        )
+        if part == "mosi":
+            results[part] = mosi(args.data_dir, args.out, args.seeds, args.mosi_variants)
+        elif part == "combos":
+            results[part] = combos(model, args.data_dir, args.cache_dir)
+        else:
+            results[part] = globals()[part](model, args.data_dir)
         (args.out / f"{part}.json").write_text(json.dumps(results[part], indent=2, default=str))
     previous = {p: json.loads((args.out / f"{p}.json").read_text()) for p in PARTS if (args.out / f"{p}.json").exists()}
     (args.out / "summary.md").write_text(summary_markdown({**previous, **results}))
