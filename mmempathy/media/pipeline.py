@@ -166,16 +166,21 @@ def predict_video(
         modalities=reads,
         report=report,
     )
-    for sample in samples:
-        if not reads & {m.value for m in sample.present()}:
-            skipped.append([sample.meta["start"], sample.meta["end"]])
-            continue
-        batch.append(sample)
-        if len(batch) == config.batch_size:
+    try:
+        for sample in samples:
+            if not reads & {m.value for m in sample.present()}:
+                skipped.append([sample.meta["start"], sample.meta["end"]])
+                continue
+            batch.append(sample)
+            if len(batch) == config.batch_size:
+                segments += _predict(fuser, batch)
+                batch = []
+        if batch:
             segments += _predict(fuser, batch)
-            batch = []
-    if batch:
-        segments += _predict(fuser, batch)
+    finally:
+        # On an error or Ctrl-C the file and the progress bar close now, not at garbage collection
+        # (a bar closed then would be drawn again after the error message).
+        samples.close()
     meta = {
         "duration": info.duration,
         "has_video": info.has_video,
