@@ -214,7 +214,11 @@ class CrossModalFusion(nn.Module):
         if unknown or any(k < 1 for k in self.pool.values()):
             raise ValueError(f"fusion pool must map modality names to strides >= 1, got {self.pool}")
         dim = config.dim
-        self.project = nn.ModuleDict({m.value: nn.Linear(d, dim) for m, d in input_dims.items()})
+        # encoders' outputs live on very different scales (a Whisper layer's residual stream reaches +-25):
+        # each is normalised before it is projected into the shared space
+        self.project = nn.ModuleDict(
+            {m.value: nn.Sequential(nn.LayerNorm(d), nn.Linear(d, dim)) for m, d in input_dims.items()}
+        )
         self.modality_embedding = nn.ParameterDict(
             {m.value: nn.Parameter(torch.randn(dim) * 0.02) for m in self.modalities}
         )
