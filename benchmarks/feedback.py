@@ -47,36 +47,11 @@ TESS_LABELS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": 
 METHODS = ("calibration", "lora", "finetune", "finetune+replay")
 
 
-def load_model(name: str, *, stale_ok: bool = False) -> EmotionFuser:
-    """``from_pretrained(name)`` on the CPU; with ``stale_ok``, a shipped checkpoint that predates the
-    fusion's confidence gate (``fusion.gate_confidence.*`` missing, nothing else) loads with that gate
-    at zero, i.e. as the checkpoint was trained. Single-modality outputs do not depend on it."""
-    from mmempathy import hub
-    from mmempathy.errors import CheckpointError
-
+def load_model(name: str) -> EmotionFuser:
+    """``from_pretrained(name)`` on the CPU, without the untrained-weights warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            fuser = EmotionFuser.from_pretrained(name, device="cpu")
-        except CheckpointError:
-            if not stale_ok:
-                raise
-            from transformers import AutoTokenizer
-
-            path = hub.packaged_weights(hub.load_preset(name)) if name in hub.list_models() else Path(name)
-            fuser = EmotionFuser(
-                hub.read_config(path), tokenizer=AutoTokenizer.from_pretrained(str(path / "tokenizer"))
-            )
-            missing, unexpected = fuser.load_state_dict(hub.load_safetensors(path / hub.WEIGHTS_NAME), strict=False)
-            missing = [k for k in missing if k not in fuser.external_keys()]
-            if unexpected or any(not k.startswith("fusion.gate_confidence.") for k in missing):
-                raise
-            for layer in fuser.fusion.gate_confidence.values():
-                torch.nn.init.zeros_(layer.weight), torch.nn.init.zeros_(layer.bias)
-            fuser.stale_checkpoint = True
-            fuser.config.trained = True
-            fuser.checkpoint_dir = path
-            fuser.eval()
+        fuser = EmotionFuser.from_pretrained(name, device="cpu")
     fuser._warned_untrained = True
     return fuser
 
@@ -139,7 +114,7 @@ def finetune(fuser: EmotionFuser, corrections: list, replay: list, *, steps: int
 
 def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
-    fuser = load_model(args.model, stale_ok=args.stale_ok)
+    fuser = load_model(args.model)
     cache = Path(args.cache)
     test = ravdess("test", DATA)
     train = ravdess("train", DATA)
@@ -199,11 +174,9 @@ def run(args: argparse.Namespace) -> dict:
                 rows.append(row)
                 bar.update()
     bar.close()
-    stale = getattr(fuser, "stale_checkpoint", False)
     return {
         "rows": rows,
         "model": args.model,
-        "stale_checkpoint": stale,
         "replay": len(enc_train),
         "general": len(enc_test),
         "methods": list(args.methods),
@@ -270,7 +243,6 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="suffix of the output files (default: the methods)")
     parser.add_argument("--cache", default="runs/feedback-cache")
     parser.add_argument("--out", default="benchmarks/results/feedback")
-    parser.add_argument("--stale-ok", action="store_true", help="accept a checkpoint without the confidence gate")
     parser.add_argument("--smoke", type=int, default=0, help="clips per speaker: a quick check on the tiny model")
     args = parser.parse_args()
     if args.smoke:

@@ -148,13 +148,12 @@ def main() -> None:
     parser.add_argument("--text-dims", type=int, default=16)
     parser.add_argument("--cache", default="runs/rl-cache")
     parser.add_argument("--out", default="benchmarks/results/rl")
-    parser.add_argument("--stale-ok", action="store_true", help="accept a checkpoint without the confidence gate")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     if args.smoke:
         args.model, args.seeds, args.ppo_steps, args.faces_per_class, args.curve_episodes = "tiny", [0], 512, 4, 2
     torch.set_num_threads(1)
-    fuser = load_model(args.model, stale_ok=args.stale_ok)
+    fuser = load_model(args.model)
     t0 = time.perf_counter()
     sets = build_sets(fuser, args)
     build_seconds = time.perf_counter() - t0
@@ -182,7 +181,6 @@ def main() -> None:
         "results": results, "threshold": fitted, "curves": curves, "build_seconds": build_seconds,
         "sizes": {k: {"dialogues": len(v), "utterances": len(v.targets)} for k, v in sets.items()},
         "majority_label": sets["train"].labels[majority], "cost": args.cost, "ppo_steps": args.ppo_steps,
-        "stale_checkpoint": getattr(fuser, "stale_checkpoint", False),
     }  # fmt: skip
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     lines = ["| policy | episode reward | weighted F1 (%) | accuracy (%) | consult cost / turn | consults / turn |",
