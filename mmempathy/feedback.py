@@ -56,6 +56,7 @@ from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
 from mmempathy.modality import Modality
 from mmempathy.output import FuserOutput
 from mmempathy.sample import Sample
+from mmempathy.sqlite_store import check_store, create_schema
 
 Encoded = dict[Modality, tuple[torch.Tensor, torch.Tensor]]
 STORE_NAME = "feedback.sqlite"
@@ -121,27 +122,18 @@ class FeedbackStore:
             raise FeedbackStoreError(f"{self.path} is a directory, not a feedback store file")
         self._check()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as db:
-            db.executescript(SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        create_schema(self.connect, SCHEMA, SCHEMA_VERSION)
 
     def _check(self) -> None:
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return
-        hint = "it was left untouched; move it away or pass another store path"
-        try:
-            with self.connect() as db:
-                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                if tables and not {"meta", "corrections"} <= tables:
-                    raise FeedbackStoreError(f"{self.path} is an SQLite file but not a feedback store; {hint}")
-                row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() if tables else None
-                if tables and (row is None or row[0] != SCHEMA_VERSION):
-                    raise FeedbackStoreError(f"{self.path} has store schema {row and row[0]}, need {SCHEMA_VERSION}")
-                status = db.execute("PRAGMA integrity_check").fetchone()[0]
-                if status != "ok":
-                    raise FeedbackStoreError(f"{self.path} is damaged ({status}); {hint}")
-        except sqlite3.DatabaseError as err:
-            raise FeedbackStoreError(f"{self.path} is not a readable feedback store ({err}); {hint}") from err
+        check_store(
+            self.path,
+            self.connect,
+            tables=("meta", "corrections"),
+            version=SCHEMA_VERSION,
+            what="feedback store",
+            hint="it was left untouched; move it away or pass another store path",
+            error=FeedbackStoreError,
+        )
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

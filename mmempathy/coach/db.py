@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mmempathy.errors import MMEmpathyError
+from mmempathy.sqlite_store import check_store, create_schema
 
 SCHEMA_VERSION = "1"
 SCHEMA = """
@@ -78,28 +79,18 @@ class Database:
             self.moved_aside: Path | None = aside
         else:
             self.moved_aside = None
-        with self.connect() as db:
-            db.executescript(SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        create_schema(self.connect, SCHEMA, SCHEMA_VERSION)
 
     def _check(self) -> None:
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return
-        hint = "move it away, pass another --db, or start with --reset-db to set it aside and begin anew"
-        try:
-            with self.connect() as db:
-                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                if tables and not TABLES <= tables:
-                    raise DatabaseError(f"{self.path} is an SQLite file but not a coach database; {hint}")
-                if tables:
-                    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                    if row is None or row[0] != SCHEMA_VERSION:
-                        raise DatabaseError(
-                            f"{self.path} has coach schema {row and row[0]}, need {SCHEMA_VERSION}; {hint}"
-                        )
-                    db.execute("PRAGMA quick_check").fetchone()
-        except sqlite3.DatabaseError as err:
-            raise DatabaseError(f"{self.path} is not a readable SQLite database ({err}); {hint}") from err
+        check_store(
+            self.path,
+            self.connect,
+            tables=TABLES,
+            version=SCHEMA_VERSION,
+            what="coach database",
+            hint="move it away, pass another --db, or start with --reset-db to set it aside and begin anew",
+            error=DatabaseError,
+        )
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
