@@ -27,6 +27,8 @@ pytestmark = [
 ]
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def free_port() -> int:
@@ -84,10 +86,22 @@ def shot(driver, name: str) -> None:
         driver.save_screenshot(str(Path(folder) / f"coach-{name}.png"))
 
 
+def navigate(driver, element_id: str) -> None:
+    """Click a button or link that loads a new page, and wait until the new page has replaced the old one.
+
+    A click returns as soon as the browser has the event; reading the page before the server answers
+    reads the old page (the server may be busy running the model for the next item).
+    """
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, element_id).click()
+    WebDriverWait(driver, 120).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(driver, 120).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def answer_item(driver, emotion: str) -> None:
     driver.find_element(By.CSS_SELECTOR, f"input[name=emotion][value={emotion}]").click()
     driver.find_element(By.CSS_SELECTOR, "input[name=intensity][value='3']").click()
-    driver.find_element(By.ID, "submit-answer").click()
+    navigate(driver, "submit-answer")
 
 
 def test_answer_reload_restart_progress_survives(browser, tmp_path):
@@ -97,10 +111,10 @@ def test_answer_reload_restart_progress_survives(browser, tmp_path):
         browser.get(server.url)
         shot(browser, "home")
         browser.find_element(By.ID, "name").send_keys("Dana")
-        browser.find_element(By.ID, "start").click()
+        navigate(browser, "start")
         browser.find_element(By.ID, "size").clear()
         browser.find_element(By.ID, "size").send_keys("2")
-        browser.find_element(By.ID, "new-session").click()
+        navigate(browser, "new-session")
         assert "Item 1 of 2" in browser.page_source
         shot(browser, "item")
         answer_item(browser, "anger")
@@ -109,16 +123,16 @@ def test_answer_reload_restart_progress_survives(browser, tmp_path):
         assert browser.find_element(By.ID, "readings").text.startswith("anger")  # the readings table
         browser.find_element(By.CSS_SELECTOR, "input[name=strategy][value='Reflection of feelings']").click()
         browser.find_element(By.ID, "response-text").send_keys("It comes across as hard; how is it for you?")
-        browser.find_element(By.ID, "submit-response").click()
+        navigate(browser, "submit-response")
         assert "The rules chose" in browser.page_source or "Same strategy" in browser.page_source
         shot(browser, "feedback")
         browser.refresh()  # a reload shows the same recorded answer, not a new form
         assert "you said anger" in browser.find_element(By.ID, "verdict").text
-        browser.find_element(By.ID, "next").click()
+        navigate(browser, "next")
         answer_item(browser, "joy")
         browser.find_element(By.CSS_SELECTOR, "input[name=strategy][value='Question']").click()
-        browser.find_element(By.ID, "submit-response").click()
-        browser.find_element(By.ID, "to-progress").click()
+        navigate(browser, "submit-response")
+        navigate(browser, "to-progress")
         progress_url = browser.current_url
     finally:
         server.stop()
