@@ -186,12 +186,14 @@ class EmotionFuser(nn.Module):
         """Use fitted temperatures and gate biases (see :func:`mmempathy.calibration.fit_calibration`).
 
         Args:
-            calibration: ``{"temperature": {"fused": T, "text": T, ...}, "gate_bias": {"text": b, ...}}``
-                (missing entries stay 1 and 0), or ``None`` for none. It is stored in the config, so
-                ``save_pretrained`` ships it with the weights.
+            calibration: ``{"temperature": {"fused": T, "text": T, ...}, "gate_bias": {"text": b, ...},
+                "exclude": ["face", ...]}`` (missing entries stay 1, 0 and none), or ``None`` for none.
+                Excluded modalities still get their own head's answer but no say in the fused one,
+                unless an item has nothing else. It is stored in the config, so ``save_pretrained``
+                ships it with the weights.
         """
         calibration = calibration or {}
-        unknown = sorted(set(calibration) - {"temperature", "gate_bias"})
+        unknown = sorted(set(calibration) - {"temperature", "gate_bias", "exclude"})
         if unknown:
             raise ValueError(f"unknown calibration entries: {', '.join(unknown)}")
         names = ["fused"] + [m.value for m in self.modalities]
@@ -199,9 +201,23 @@ class EmotionFuser(nn.Module):
         bias = calibration.get("gate_bias", {})
         if not all(float(temperature.get(n, 1.0)) > 0 for n in names):
             raise ValueError(f"temperatures must be positive: {temperature}")
+        exclude = calibration.get("exclude", [])
+        if not set(exclude) <= set(names[1:]):
+            raise ValueError(f"calibration excludes modalities this model does not have: {exclude}")
+        self.excluded = [m for m in self.modalities if m.value in exclude]
         self.temperatures.copy_(torch.tensor([float(temperature.get(n, 1.0)) for n in names]))
         self.gate_bias.copy_(torch.tensor([float(bias.get(n, 0.0)) for n in names[1:]]))
         self.config.calibration = calibration or None
+
+    def exclude(self, masks: dict[Modality, torch.Tensor]) -> dict[Modality, torch.Tensor]:
+        """Hide the modalities that calibration excluded from fusion, in items that have another one."""
+        if not self.excluded:
+            return masks
+        here = [masks[m].any(-1) for m in masks if m not in self.excluded]
+        other = torch.stack(here).any(0) if here else None
+        if other is None:
+            return masks
+        return {m: mask & ~other[:, None] if m in self.excluded else mask for m, mask in masks.items()}
 
     def fuse(self, encoded: Encoded, labels: torch.Tensor | None = None) -> FuserOutput:
         """Fusion and heads on encoder outputs (the part that runs on cached features)."""
@@ -217,7 +233,10 @@ class EmotionFuser(nn.Module):
             for m, lg in modality_logits.items()
         }
         confidence = {m: confidence_features(c.detach()) for m, c in calibrated.items()} if classify else None
-        fused, weights, present = self.fusion(tokens, masks, confidence, bias=self.gate_bias)
+        seen = self.exclude(masks)
+        fused, weights, present = self.fusion(tokens, seen, confidence, bias=self.gate_bias)
+        if seen is not masks:  # an excluded modality that was given is present, with zero weight
+            present = torch.stack([masks[m].any(-1) if m in masks else present[:, i] for i, m in enumerate(self.modalities)], 1)
         logits = self.head(fused)
         if self.late:  # the heads' own outputs are mixed as they are: only their aux losses train them
             stacked = torch.stack(

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmempathy import EmotionFuser, Modality, Sample
-from mmempathy.calibration import collect_outputs, fit_calibration, fit_gate_bias, fit_temperature
+from mmempathy.calibration import collect_outputs, fit_calibration, fit_gate_bias, fit_temperature, select_modalities
 from mmempathy.hub import load_preset
 from mmempathy.metrics import expected_calibration_error
 from mmempathy.output import incongruity
@@ -83,6 +83,39 @@ def test_fit_calibration_applies_saves_and_reloads(dev_samples, tmp_path):
     again = EmotionFuser.from_pretrained(tmp_path / "ckpt", device="cpu")
     assert again.config.calibration == calibration
     assert again.predict_samples(dev_samples[:4])[0].probs == pytest.approx(got[0].probs, abs=1e-5)
+
+
+def test_excluded_modality_keeps_its_own_answer_and_has_no_say(dev_samples):
+    torch.manual_seed(0)
+    model = EmotionFuser(load_preset("tiny")["config"]).eval()
+    model.set_calibration({"exclude": ["face"]})
+    s = dev_samples[0]
+    both = model.predict(text=s.text, audio=s.audio, sample_rate=16000, faces=s.faces)
+    without = model.predict(text=s.text, audio=s.audio, sample_rate=16000)
+    assert "face" in both.present and both.weights["face"] == 0.0 and "face" in both.modalities
+    assert both.probs == pytest.approx(without.probs, abs=1e-5)
+    alone = model.predict(faces=s.faces)  # nothing else to go on: the face still decides
+    model.set_calibration(None)
+    assert alone.probs == pytest.approx(model.predict(faces=s.faces).probs, abs=1e-5)
+    with pytest.raises(ValueError, match="does not have"):
+        model.set_calibration({"exclude": ["smell"]})
+
+
+def test_selection_excludes_modalities_that_hurt_on_dev(dev_samples):
+    """Dev labels are the text head's own answers: text alone is right on every item, so the
+    subset search keeps text and the fused dev accuracy reaches the best head's."""
+    torch.manual_seed(0)
+    model = EmotionFuser(load_preset("tiny")["config"]).eval()
+    model.config.trained = True
+    text_answers = collect_outputs(model, dev_samples)["modality_logits"]["text"].argmax(-1)
+    relabelled = [Sample(text=s.text, audio=s.audio, sample_rate=16000, faces=s.faces, label=int(y))
+                  for s, y in zip(dev_samples, text_answers)]  # fmt: skip
+    fused_before = collect_outputs(model, relabelled)
+    assert (fused_before["logits"].argmax(-1) == text_answers).float().mean() < 1.0  # the others do hurt
+    assert set(select_modalities(model, relabelled, {})) == {"audio", "face"}
+    fit_calibration(model, relabelled, batch_size=16)  # sharper text temperature, biases, then the search
+    after = collect_outputs(model, relabelled)
+    assert bool((after["logits"].argmax(-1) == text_answers).all())
 
 
 def test_bad_calibration_is_refused():
