@@ -32,6 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from mmempathy.device import autocast
 from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 from mmempathy.train.data import LabelledCollate, check_labels
@@ -204,9 +205,8 @@ def iter_outputs(
     was_training = fuser.training
     fuser.eval()
     device = fuser.device
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     for inputs, labels in loader:
-        with autocast:
+        with autocast(device):
             if cached:
                 out = fuser.fuse({m: (t.to(device), k.to(device)) for m, (t, k) in inputs.items()})
             else:

@@ -20,7 +20,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from mmempathy.device import autocast, autocast_dtype
 from mmempathy.metrics import classification_metrics
 from mmempathy.model import EmotionFuser, compute_loss
 from mmempathy.output import FuserOutput
@@ -184,11 +185,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.rank, self.world, self.local_rank = init_distributed()
         self.device = resolve_device(cfg.device, self.local_rank)
-        self.autocast_dtype = (
-            torch.bfloat16
-            if cfg.precision == "bf16" or (cfg.precision == "auto" and self.device.type == "cuda")
-            else None
-        )
+        self.autocast_dtype = autocast_dtype(self.device, cfg.precision)
         self.output_dir = Path(cfg.output_dir)
         self.metric = (
             cfg.metric if cfg.metric != "auto" else ("f1_weighted" if fuser.config.task == "classification" else "mae")
@@ -200,11 +197,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ setup
 
-    def autocast(self):
+    def autocast(self) -> AbstractContextManager:
         """The precision context of forward passes."""
-        if self.autocast_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+        return autocast(self.device, self.config.precision)
 
     def prepare_model(self) -> None:
         """Apply the run's model options (LoRA, modality dropout, checkpointing) and move to the device."""
