@@ -214,9 +214,9 @@ class EmotionFuser(nn.Module):
         if not self.excluded:
             return masks
         here = [masks[m].any(-1) for m in masks if m not in self.excluded]
-        other = torch.stack(here).any(0) if here else None
-        if other is None:
+        if not here:
             return masks
+        other = torch.stack(here).any(0)
         return {m: mask & ~other[:, None] if m in self.excluded else mask for m, mask in masks.items()}
 
     def fuse(self, encoded: Encoded, labels: torch.Tensor | None = None) -> FuserOutput:
@@ -236,7 +236,8 @@ class EmotionFuser(nn.Module):
         seen = self.exclude(masks)
         fused, weights, present = self.fusion(tokens, seen, confidence, bias=self.gate_bias)
         if seen is not masks:  # an excluded modality that was given is present, with zero weight
-            present = torch.stack([masks[m].any(-1) if m in masks else present[:, i] for i, m in enumerate(self.modalities)], 1)
+            given = [masks[m].any(-1) if m in masks else present[:, i] for i, m in enumerate(self.modalities)]
+            present = torch.stack(given, 1)
         logits = self.head(fused)
         if self.late:  # the heads' own outputs are mixed as they are: only their aux losses train them
             stacked = torch.stack(
