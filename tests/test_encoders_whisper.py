@@ -319,8 +319,11 @@ def test_packaged_whisper_matches_ctranslate2(name):
     ct = ctranslate2.models.Whisper(name, files={"model.bin": blob, **extra}, intra_threads=1)
     theirs = np.array(ct.encode(ctranslate2.StorageView.from_array(feats.numpy()), to_cpu=True))
     diff = np.abs(ours - theirs)
-    # float32 round-off over 1500 tokens: the largest of ~600k values (up to ~25) differs by < 1e-3
-    assert diff.max() < 1e-3 and np.quantile(diff, 0.999) < 5e-5, (diff.max(), np.quantile(diff, 0.999))
+    # float32 round-off over 1500 tokens, which depends on the CPU's kernels: relative to the largest
+    # value (~25) the worst of ~600k values differs by < 1e-4, and 99.9 % of them by < 4e-6
+    scale = np.abs(theirs).max()
+    worst, typical = diff.max() / scale, np.quantile(diff, 0.999) / scale
+    assert worst < 1e-4 and typical < 4e-6, (worst, typical)
 
 
 # --- the probe benchmark's selection (smoke run on synthetic features) -------------------------------------
