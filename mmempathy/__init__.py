@@ -1,5 +1,9 @@
 """mmempathy: multimodal emotion recognition from text, speech and faces.
 
+The public names load on first use (PEP 562), so that ``import mmempathy`` and its light modules
+(``mmempathy.errors``, ``mmempathy.hub``, the command line's parser) do not load PyTorch, PyAV or
+FFmpeg; ``from mmempathy import EmotionFuser`` loads what the model needs.
+
 Example:
     >>> from mmempathy import EmotionFuser
     >>> fuser = EmotionFuser.from_pretrained("tiny")
@@ -7,40 +11,37 @@ Example:
     True
 """
 
-from mmempathy.config import (
-    FaceEncoderConfig,
-    FusionConfig,
-    ModelConfig,
-    SpeechEncoderConfig,
-    TextEncoderConfig,
-)
-from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
-from mmempathy.hub import list_models
-from mmempathy.labels import DEFAULT_LABELS
-from mmempathy.modality import Modality
-from mmempathy.model import EmotionFuser
-from mmempathy.output import EmotionResult, FuserOutput
-from mmempathy.sample import Sample
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-
-def __getattr__(name: str):
-    """Media types load on first use, so that ``import mmempathy`` does not load PyAV and FFmpeg."""
-    if name == "Timeline":
-        from mmempathy.media.timeline import Timeline
-
-        return Timeline
-    if name == "VideoConfig":
-        from mmempathy.media.pipeline import VideoConfig
-
-        return VideoConfig
-    raise AttributeError(f"module 'mmempathy' has no attribute {name!r}")
-
+# public name -> the module that defines it
+_EXPORTS = {
+    "FaceEncoderConfig": "mmempathy.config",
+    "FusionConfig": "mmempathy.config",
+    "ModelConfig": "mmempathy.config",
+    "SpeechEncoderConfig": "mmempathy.config",
+    "TextEncoderConfig": "mmempathy.config",
+    "CheckpointError": "mmempathy.errors",
+    "InputError": "mmempathy.errors",
+    "MMEmpathyError": "mmempathy.errors",
+    "list_models": "mmempathy.hub",
+    "DEFAULT_LABELS": "mmempathy.labels",
+    "Modality": "mmempathy.modality",
+    "EmotionFuser": "mmempathy.model",
+    "EmotionResult": "mmempathy.output",
+    "FuserOutput": "mmempathy.output",
+    "Sample": "mmempathy.sample",
+    "Timeline": "mmempathy.media.timeline",
+    "VideoConfig": "mmempathy.media.config",
+}
 
 __all__ = [
-    "DEFAULT_LABELS",
     "CheckpointError",
+    "DEFAULT_LABELS",
     "EmotionFuser",
     "EmotionResult",
     "FaceEncoderConfig",
@@ -57,3 +58,33 @@ __all__ = [
     "VideoConfig",
     "list_models",
 ]
+
+if TYPE_CHECKING:
+    from mmempathy.config import (
+        FaceEncoderConfig,
+        FusionConfig,
+        ModelConfig,
+        SpeechEncoderConfig,
+        TextEncoderConfig,
+    )
+    from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
+    from mmempathy.hub import list_models
+    from mmempathy.labels import DEFAULT_LABELS
+    from mmempathy.media.config import VideoConfig
+    from mmempathy.media.timeline import Timeline
+    from mmempathy.modality import Modality
+    from mmempathy.model import EmotionFuser
+    from mmempathy.output import EmotionResult, FuserOutput
+    from mmempathy.sample import Sample
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mmempathy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -1,10 +1,11 @@
-"""Writing outputs safely: checked before any work starts, written whole or not at all.
+"""Files in and out: checked before any work starts, outputs written whole or not at all.
 
 :func:`atomic_write` writes to a temporary file in the destination's directory and renames it into
 place (``os.replace`` is atomic on POSIX and Windows), so a failure, a full disk or Ctrl-C never
 leaves a truncated file and never destroys an older good one. :func:`check_output_path` and
 :func:`check_output_paths` refuse, before a long run, what would only fail at its end: an unknown
-format, a parent that is a file, an unwritable directory, two outputs on the same path.
+format, a parent that is a file, an unwritable directory, two outputs on the same path;
+:func:`check_media_path` does the same for an input (missing, a directory, empty) without decoding it.
 
 Example:
     >>> from pathlib import Path
@@ -26,6 +27,24 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from mmempathy.errors import InputError
+
+
+def check_media_path(path: str | Path) -> Path:
+    """The checks that need no decoding, with the messages the API and the CLI share.
+
+    Raises:
+        InputError: The path does not exist, is a directory (or other non-file), or is empty.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"media file not found: {path}")
+    if not path.is_file():
+        raise InputError(
+            f"media path is {'a directory' if path.is_dir() else 'not a regular file'}, not a file: {path}"
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"media file is empty (0 bytes): {path}")
+    return path
 
 
 def check_output_path(path: str | Path, formats: Collection[str] | None = None) -> Path:

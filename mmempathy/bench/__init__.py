@@ -6,8 +6,32 @@ Example:
     True
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mmempathy.bench.recipes import RECIPES, Published, Recipe, get_recipe, list_recipes
-from mmempathy.bench.runner import BenchConfig, render_table, run_benchmark
+
+# the run and its reports load PyTorch and torchmetrics: they load on first use, so that the
+# recipes (the command line's --help lists them) stay light
+_LAZY = {
+    "BenchConfig": "mmempathy.bench.runner",
+    "render_table": "mmempathy.bench.runner",
+    "run_benchmark": "mmempathy.bench.runner",
+}
+
+if TYPE_CHECKING:
+    from mmempathy.bench.runner import BenchConfig, render_table, run_benchmark
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mmempathy.bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
 
 __all__ = [
     "RECIPES",

@@ -18,8 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from mmempathy.errors import InputError
-from mmempathy.io import atomic_write, check_output_paths
-from mmempathy.media.pipeline import SEGMENT_BY, VideoConfig
+from mmempathy.io import atomic_write, check_media_path, check_output_paths
+from mmempathy.media.config import DETECTORS, SEGMENT_BY, VideoConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--face-detector",
         default="auto",
-        choices=("auto", "centerface", "haar"),
+        choices=DETECTORS,
         help="face detector: CenterFace (finds turned and tilted faces; Haar where it finds none) or Haar alone",
     )
     parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
@@ -103,13 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``predict`` with parsed arguments; returns the exit status."""
-    from mmempathy.media.decode import check_media_path
-    from mmempathy.media.pipeline import predict_video
-    from mmempathy.media.timeline import PLOT_FORMATS
-    from mmempathy.model import EmotionFuser
-
-    # Everything that can be checked without the model is checked first, so that a typo, a bad
-    # output path or a bad device fails at once, not after a long run.
+    # Everything that can be checked without the model is checked first, and the cheap checks
+    # before the heavy imports, so that a typo, a bad output path or a bad device fails at once.
     check_media_path(args.video)
     if args.subtitles is not None and not args.subtitles.is_file():
         raise InputError(f"subtitle file not found: {args.subtitles}")
@@ -118,9 +113,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--smooth must be 0 (off) or a number of segments, got {args.smooth}")
     if args.segment_by == "subtitles" and args.subtitles is None:
         raise InputError("--segment-by subtitles needs --subtitles")
-    outputs = check_output_paths(
-        {"--json": args.json, "--csv": args.csv, "--plot": args.plot}, {"--plot": PLOT_FORMATS}
-    )
     config = VideoConfig(
         fps=args.fps,
         window=args.window,
@@ -135,11 +127,19 @@ def run(args: argparse.Namespace) -> int:
         min_speech=args.min_speech,
         face_detector=args.face_detector,
     )  # bad values raise InputError here: one line, exit status 2
+    from mmempathy.media.timeline import PLOT_FORMATS
+
+    outputs = check_output_paths(
+        {"--json": args.json, "--csv": args.csv, "--plot": args.plot}, {"--plot": PLOT_FORMATS}
+    )
     if config.asr == "auto" and args.subtitles is None and transcript is None:
         from mmempathy.media.asr import resolve_model
 
         resolve_model(config.asr_model)  # a missing model directory fails before the emotion model loads
     device = resolve_device(args.device)
+    from mmempathy.media.pipeline import predict_video
+    from mmempathy.model import EmotionFuser
+
     fuser = EmotionFuser.from_pretrained(args.model, device=device)
     timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=transcript, config=config)
     timeline.meta["model"] = str(args.model)

@@ -1,15 +1,36 @@
 """Media handling: from a video or audio file to an emotion timeline.
 
 ``decode`` streams frames and audio through PyAV, ``faces`` finds and tracks faces with OpenCV,
-``subtitles`` parses SRT/WebVTT, ``pipeline`` cuts a file into segments and predicts them, and
-``timeline`` holds the result.
+``subtitles`` parses SRT/WebVTT, ``config`` holds the settings (:class:`VideoConfig`), ``pipeline``
+cuts a file into segments and predicts them, and ``timeline`` holds the result. The names below load
+on first use, so that importing the settings does not load PyAV or OpenCV.
 """
 
-from mmempathy.media.decode import MediaInfo, iter_frames, iter_media, load_audio, probe
-from mmempathy.media.faces import FaceDetector, FaceExtractor, FaceTracker
-from mmempathy.media.pipeline import VideoConfig, iter_samples, predict_video
-from mmempathy.media.subtitles import Cue, parse_srt, parse_vtt, read_subtitles
-from mmempathy.media.timeline import Segment, Timeline
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "MediaInfo": "mmempathy.media.decode",
+    "iter_frames": "mmempathy.media.decode",
+    "iter_media": "mmempathy.media.decode",
+    "load_audio": "mmempathy.media.decode",
+    "probe": "mmempathy.media.decode",
+    "FaceDetector": "mmempathy.media.faces",
+    "FaceExtractor": "mmempathy.media.faces",
+    "FaceTracker": "mmempathy.media.faces",
+    "VideoConfig": "mmempathy.media.config",
+    "iter_samples": "mmempathy.media.pipeline",
+    "predict_video": "mmempathy.media.pipeline",
+    "Cue": "mmempathy.media.subtitles",
+    "parse_srt": "mmempathy.media.subtitles",
+    "parse_vtt": "mmempathy.media.subtitles",
+    "read_subtitles": "mmempathy.media.subtitles",
+    "Segment": "mmempathy.media.timeline",
+    "Timeline": "mmempathy.media.timeline",
+}
 
 __all__ = [
     "Cue",
@@ -30,3 +51,23 @@ __all__ = [
     "probe",
     "read_subtitles",
 ]
+
+if TYPE_CHECKING:
+    from mmempathy.media.config import VideoConfig
+    from mmempathy.media.decode import MediaInfo, iter_frames, iter_media, load_audio, probe
+    from mmempathy.media.faces import FaceDetector, FaceExtractor, FaceTracker
+    from mmempathy.media.pipeline import iter_samples, predict_video
+    from mmempathy.media.subtitles import Cue, parse_srt, parse_vtt, read_subtitles
+    from mmempathy.media.timeline import Segment, Timeline
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mmempathy.media' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -34,6 +34,7 @@ import av
 import numpy as np
 
 from mmempathy.errors import InputError
+from mmempathy.io import check_media_path
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +88,6 @@ class AudioChunk:
     def end(self) -> float:
         """Time just after the last sample."""
         return self.time + len(self.samples) / self.sample_rate
-
-
-def check_media_path(path: str | Path) -> Path:
-    """The checks that need no decoding, with the messages the API and the CLI share.
-
-    Raises:
-        InputError: The path does not exist, is a directory (or other non-file), or is empty.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"media file not found: {path}")
-    if not path.is_file():
-        raise InputError(
-            f"media path is {'a directory' if path.is_dir() else 'not a regular file'}, not a file: {path}"
-        )
-    if path.stat().st_size == 0:
-        raise InputError(f"media file is empty (0 bytes): {path}")
-    return path
 
 
 def open_media(path: str | Path) -> av.container.InputContainer:

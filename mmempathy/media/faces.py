@@ -33,12 +33,12 @@ import cv2
 import numpy as np
 
 from mmempathy.errors import InputError, MMEmpathyError
+from mmempathy.media.config import DETECTORS
 
 log = logging.getLogger(__name__)
 
 CASCADE = "haarcascade_frontalface_default.xml"
 CENTERFACE = Path(__file__).resolve().parent.parent / "assets" / "centerface" / "centerface.onnx"
-DETECTORS = ("auto", "centerface", "haar")
 # Frames whose shorter side is below this hold no findable face (both detectors need ~12 px faces).
 MIN_SIDE = 16
 _warned: set[str] = set()
