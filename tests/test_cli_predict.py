@@ -54,8 +54,9 @@ def test_predict_prints_a_table_and_writes_outputs(tmp_path, clip, capsys):
     args = ["predict", str(clip), "--model", "tiny", "--window", "2", "--hop", "2", "--smooth", "2"]
     args += ["--json", str(out / "t.json"), "--csv", str(out / "t.csv"), "--plot", str(out / "t.png"), "--quiet"]
     assert cli.main(args) == 0
-    printed = capsys.readouterr().out
-    assert "wrote" in printed and "dominant" not in printed  # --quiet leaves out the table
+    printed = capsys.readouterr()
+    assert "dominant" not in printed.out + printed.err  # --quiet leaves out the table
+    assert f"wrote {out / 't.json'}\n" in printed.err  # status lines go to stderr
     data = json.loads((out / "t.json").read_text())
     assert [(s["start"], s["end"]) for s in data["segments"]] == [(0.0, 2.0), (2.0, 4.0)]
     assert data["meta"]["config"]["window"] == 2.0 and data["meta"]["smoothed"] == 2  # the settings are kept

@@ -2,12 +2,14 @@
 
 Each subcommand lives in its own module with a ``register(subparsers)`` function that adds its
 parser and sets ``func``. User errors (bad files, bad options) end in one readable line and exit
-status 2, Ctrl-C in one line and status 130; anything else is a bug and keeps its traceback.
+status 2, Ctrl-C in one line and status 130, a closed pipe on standard output silently with 141;
+anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mmempathy: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of standard output left (| head): end quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # else flushing at exit fails again
+        return 141  # 128 + SIGPIPE
 
 
 if __name__ == "__main__":

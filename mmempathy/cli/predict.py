@@ -3,23 +3,29 @@
 The media file, the options, every output path and format and the device are checked before the
 model loads: a bad one ends in one line and exit status 2 at once. The outputs (JSON, CSV, plot)
 are replaced together once all are written, or not at all; Ctrl-C exits 130 and leaves them as
-they were.
+they were. ``--json -`` or ``--csv -`` writes to standard output instead; the table and the status
+lines ("wrote ...", progress) then go to standard error, so the output can be piped.
 
 Example:
     mmempathy predict examples/demo/demo.mp4 --subtitles examples/demo/demo.srt --json out.json --plot out.png
     mmempathy predict interview.mp4 --segment-by speech --asr-model base --csv out.csv
+    mmempathy predict clip.mp4 --json - --quiet | jq '.segments[] | {start, end, probs}'
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+import tempfile
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import fields
 from pathlib import Path
 
 from mmempathy.errors import InputError
 from mmempathy.io import atomic_write, check_media_path, check_output_paths
 from mmempathy.media.config import DETECTORS, SEGMENT_BY, VideoConfig
+
+STDOUT = "-"  # an output given as "-" is written to standard output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,9 +100,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="face detector: CenterFace (finds turned and tilted faces; Haar where it finds none) or Haar alone",
     )
     parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
-    parser.add_argument("--json", type=Path, help="write the timeline (with the settings used) as JSON")
-    parser.add_argument("--csv", type=Path, help="write one row per segment as CSV")
-    parser.add_argument("--plot", type=Path, help="write a plot of the timeline (PNG, SVG, PDF)")
+    parser.add_argument("--json", metavar="PATH", help="write the timeline (with its settings) as JSON; - for stdout")
+    parser.add_argument("--csv", metavar="PATH", help="write one row per segment as CSV; - for stdout")
+    parser.add_argument("--plot", metavar="PATH", help="write a plot of the timeline (PNG, SVG, PDF)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     parser.set_defaults(func=run)
 
@@ -113,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--smooth must be 0 (off) or a number of segments, got {args.smooth}")
     if args.segment_by == "subtitles" and args.subtitles is None:
         raise InputError("--segment-by subtitles needs --subtitles")
+    named = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
+    to_stdout = stdout_option(named, file_only=("--plot",))
     config = VideoConfig(
         fps=args.fps,
         window=args.window,
@@ -129,9 +137,7 @@ def run(args: argparse.Namespace) -> int:
     )  # bad values raise InputError here: one line, exit status 2
     from mmempathy.media.timeline import PLOT_FORMATS
 
-    outputs = check_output_paths(
-        {"--json": args.json, "--csv": args.csv, "--plot": args.plot}, {"--plot": PLOT_FORMATS}
-    )
+    outputs = check_output_paths({k: v for k, v in named.items() if k != to_stdout}, {"--plot": PLOT_FORMATS})
     if config.asr == "auto" and args.subtitles is None and transcript is None:
         from mmempathy.media.asr import resolve_model
 
@@ -145,13 +151,42 @@ def run(args: argparse.Namespace) -> int:
     timeline.meta["model"] = str(args.model)
     if args.smooth > 1:
         timeline = timeline.smooth(args.smooth)
-    if not args.quiet:
-        print(timeline.to_table())
+    if not args.quiet:  # the table goes where the data does not
+        print(timeline.to_table(), file=sys.stderr if to_stdout else sys.stdout)
     writers = {"--json": timeline.to_json, "--csv": timeline.to_csv, "--plot": timeline.plot}
+    text = rendered(writers[to_stdout]) if to_stdout else None
     written = write_together([(path, writers[name]) for name, path in outputs.items()])
+    if text is not None:  # after the files: a failure leaves standard output empty, as it leaves them
+        sys.stdout.write(text)
+        sys.stdout.flush()
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def stdout_option(outputs: Mapping[str, str | None], *, file_only: Collection[str] = ()) -> str | None:
+    """The one option of ``outputs`` given as ``-`` (standard output), or ``None``.
+
+    ``./-`` names a file called ``-``.
+
+    Raises:
+        InputError: An option of ``file_only`` is ``-``, or more than one option is.
+    """
+    chosen = [name for name, value in outputs.items() if value == STDOUT]
+    for name in chosen:
+        if name in file_only:
+            raise InputError(f"{name} cannot go to standard output ('-'): give a file (its suffix picks the format)")
+    if len(chosen) > 1:
+        raise InputError(f"{' and '.join(chosen)} both ask for standard output ('-'); only one output can go there")
+    return chosen[0] if chosen else None
+
+
+def rendered(write: Callable[[Path], object]) -> str:
+    """The text that ``write`` writes to the file it is given (a temporary one)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "output"
+        write(path)
+        return path.read_text(encoding="utf-8")
 
 
 def write_together(outputs: list[tuple[Path, Callable[[Path], object]]]) -> list[Path]:
