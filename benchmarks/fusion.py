@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from mmempathy import EmotionFuser, Sample
+from mmempathy.bench import BenchConfig, run_benchmark
 from mmempathy.bench.combos import evaluate_combos, keep_modalities, lite_pools
-from mmempathy.bench.runner import BenchConfig, head_metrics, predict, run_benchmark
+from mmempathy.bench.evaluate import head_metrics, predict
 from mmempathy.data import get_dataset, load_audio
 from mmempathy.data.combined import LabelMatched
 from mmempathy.data.ravdess import NATIVE_LABELS, label_map, parse_name

@@ -107,7 +107,8 @@ def main() -> None:
     machine = (torch.cuda.get_device_name() if args.device == "cuda"
                else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
     print(f"\nmachine: {machine}; torch {torch.__version__}; median of {args.repeats} runs\n")
-    print("| model | params (M) | batch | items/s | ms/item | one-by-one items/s | batched ÷ one-by-one | peak mem (MiB) |")
+    print("| model | params (M) | batch | items/s | ms/item | one-by-one items/s | batched ÷ one-by-one "
+          "| peak mem (MiB) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['params_m']:.1f} | {r['batch']} | {r['items_per_s']:.1f} | {r['ms_per_item']:.1f} "

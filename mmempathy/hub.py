@@ -1,7 +1,11 @@
-"""Named presets (data in ``presets/*.json``) and resolving a name to a checkpoint directory.
+"""Named presets (data in ``presets/*.json``) and resolving a model name, once, for every caller.
 
-Order of resolution in :meth:`EmotionFuser.from_pretrained`: an existing local directory, then a
-preset name, then a Hugging Face hub repository (which honours ``HF_HUB_OFFLINE``).
+:func:`resolve_model` is the one place a name means something (timm's ``create_model`` is the
+model): an existing local directory, then a preset name, then a Hugging Face hub repository (which
+honours ``HF_HUB_OFFLINE``). A preset whose trained weights ship inside the package (``lite``)
+resolves to those weights, wherever the name is used: :meth:`EmotionFuser.from_pretrained` loads
+them, ``mmempathy train`` starts from them (unless its config says ``weights: none``), and
+``mmempathy bench`` takes their encoders and trains a fresh fusion.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,6 +56,53 @@ def packaged_weights(preset: dict[str, Any]) -> Path | None:
         return None
     path = Path(str(resources.files("mmempathy"))) / preset["weights"]
     return path if (path / WEIGHTS_NAME).is_file() else None
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What a model name stands for.
+
+    Example:
+        >>> resolved = resolve_model("tiny")
+        >>> resolved.weights_dir is None, resolved.origin
+        (True, "preset 'tiny' (architecture only: no trained weights ship with it; random encoders)")
+    """
+
+    config: dict[str, Any]  # the ModelConfig as a dict (a checkpoint's own config.json when there is one)
+    weights_dir: Path | None  # a checkpoint directory holding trained weights; None: build from the config
+    pretrained_encoders: bool  # without trained weights: load each encoder's pretrained weights (else random)
+    origin: str  # where it came from, in words, for logs and result files
+
+
+def resolve_model(name_or_path: str | Path, *, weights: bool = True) -> ResolvedModel:
+    """Resolve a local checkpoint directory, a preset name (:func:`list_models`) or a hub repository.
+
+    ``weights=False`` asks for a preset's architecture alone (its encoders' pretrained weights, no
+    trained fusion), even where trained weights ship with it.
+
+    Raises:
+        CheckpointError: A directory that is not a checkpoint, or a name that is none of the three.
+    """
+    path = Path(name_or_path)
+    if path.is_dir():
+        return _checkpoint(path, f"checkpoint directory {str(path)!r}")
+    name = str(name_or_path)
+    if name in list_models():
+        preset = load_preset(name)
+        shipped = packaged_weights(preset)
+        if shipped is not None and weights:
+            return _checkpoint(shipped, f"preset {name!r} (its trained weights, shipped in {preset['weights']})")
+        pretrained = preset.get("pretrained_encoders", True)
+        source = "pretrained encoders" if pretrained else "random encoders"
+        note = "architecture only" + ("" if shipped is not None else ": no trained weights ship with it")
+        return ResolvedModel(preset["config"], None, pretrained, f"preset {name!r} ({note}; {source})")
+    return _checkpoint(download(name), f"hub repository {name!r}")
+
+
+def _checkpoint(path: Path, origin: str) -> ResolvedModel:
+    check_checkpoint_dir(path)
+    read_config(path)  # a damaged config fails here, naming the file and the field
+    return ResolvedModel(json.loads((path / CONFIG_NAME).read_text())["config"], path, False, origin)
 
 
 def download(repo_id: str) -> Path:

@@ -461,21 +461,15 @@ class EmotionFuser(nn.Module):
         """Load a checkpoint directory, a preset (:func:`mmempathy.list_models`) or a hub repository.
 
         A local directory is tried first, then a preset name, then the hub (``HF_HUB_OFFLINE`` is
-        honoured). Weights load from safetensors only. ``device`` defaults to CUDA when available.
+        honoured; :func:`mmempathy.hub.resolve_model`). Weights load from safetensors only. ``device``
+        defaults to CUDA when available.
         ``adapter`` switches on a saved adapter (a name under ``<checkpoint>/adapters/`` or a directory).
         """
-        path = Path(name_or_path)
-        if path.is_dir():
-            model = cls._from_directory(path)
-        elif str(name_or_path) in hub.list_models():
-            preset = hub.load_preset(str(name_or_path))
-            weights = hub.packaged_weights(preset)
-            if weights is not None:
-                model = cls._from_directory(weights)
-            else:
-                model = cls(preset["config"], pretrained_encoders=preset.get("pretrained_encoders", True))
+        resolved = hub.resolve_model(name_or_path)
+        if resolved.weights_dir is not None:
+            model = cls._from_directory(resolved.weights_dir)
         else:
-            model = cls._from_directory(hub.download(str(name_or_path)))
+            model = cls(resolved.config, pretrained_encoders=resolved.pretrained_encoders)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         model = model.to(device).eval()
         if adapter is not None:
@@ -504,6 +498,39 @@ class EmotionFuser(nn.Module):
         model.load_weights(path / hub.WEIGHTS_NAME)
         model.checkpoint_dir = path
         return model
+
+    @classmethod
+    def initialised_from(
+        cls,
+        config: ModelConfig | dict[str, Any],
+        checkpoint: Path | None,
+        *,
+        pretrained_encoders: bool = False,
+        parts: tuple[str, ...] | None = None,
+    ) -> tuple[EmotionFuser, int]:
+        """A model built from ``config`` that starts from a checkpoint's weights where they fit.
+
+        The checkpoint's tensors under ``parts`` (state-dict prefixes; None: all) whose name and shape
+        match are loaded; the rest (heads for other labels, modalities it lacks) keep their fresh init.
+        The tokenizer comes from the checkpoint. Returns the model and how many tensors were loaded.
+        """
+        tokenizer = None
+        config = ModelConfig.from_dict(config)
+        if checkpoint is not None and config.text is not None and config.text.kind == "hf":
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(checkpoint / hub.TOKENIZER_DIR))
+        model = cls(config, pretrained_encoders=pretrained_encoders, tokenizer=tokenizer)
+        if checkpoint is None:
+            return model, 0
+        own = model.state_dict()
+        state = {
+            k: v
+            for k, v in hub.load_safetensors(checkpoint / hub.WEIGHTS_NAME).items()
+            if k in own and own[k].shape == v.shape and (parts is None or k.startswith(parts))
+        }
+        model.load_state_dict(state, strict=False)
+        return model, len(state)
 
     def load_weights(self, file: str | Path) -> None:
         """Load a ``model.safetensors`` file, with errors that name mismatched or missing tensors."""

@@ -10,7 +10,7 @@ import pytest
 from data_fixtures import make_cremad, make_iemocap, make_meld, shared, write_wav
 
 from mmempathy.bench import BenchConfig, get_recipe, list_recipes, run_benchmark
-from mmempathy.bench.runner import stratified_holdout
+from mmempathy.bench.splits import stratified_holdout
 from mmempathy.errors import InputError
 
 METRICS = ("accuracy", "ua", "f1_weighted", "f1_macro")
@@ -38,7 +38,8 @@ def check_outputs(summary: dict, seeds: int = 1) -> dict:
         ci = run["ci"][data["metric"]]
         assert ci["low"] <= ci["value"] <= ci["high"]
         if data["task"] == "classification":  # each head beside the fused one, before and after calibration on dev
-            assert set(run["heads"]) == {"uncalibrated", "calibrated"} and "fused" in run["heads"]["calibrated"]
+            assert set(run["heads"]) == {"uncalibrated", "calibrated", "dev"} and "fused" in run["heads"]["calibrated"]
+            assert run["heads"]["dev"]["fused"]["n"] == data["sizes"]["dev"]
             assert 0.0 <= run["test"]["ece"] <= 1.0 and run["calibration"]["temperature"]["fused"] > 0
     table = open(f"{folder}/results.md").read()
     assert "(ours," in table and all(p["method"] in table for p in data["published"])
@@ -137,7 +138,7 @@ def test_mosi_real_slice_two_seeds_and_subsets(tmp_path):
 
 
 def test_standardize_features_uses_train_statistics_only():
-    from mmempathy.bench.runner import standardize_features
+    from mmempathy.bench.splits import standardize_features
     from mmempathy.data import EmotionDataset
     from mmempathy.sample import Sample
 

@@ -151,7 +151,7 @@ def test_result_reports_incongruity(tiny, wave, face_crops):
 
 def test_cached_outputs_match_raw_and_encode_each_input_once(dev_samples, tmp_path):
     """Evaluating on cached encoder outputs gives the raw model's outputs; repeated inputs are encoded once."""
-    from mmempathy.bench.runner import predict
+    from mmempathy.bench.evaluate import predict
     from mmempathy.train import FeatureCache
 
     torch.manual_seed(0)

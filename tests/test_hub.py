@@ -59,3 +59,26 @@ def test_import_is_light_and_media_types_load_on_use():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-1000:]
     assert out.stdout.strip() == "Timeline"
+
+
+# --- one resolver for every caller (from_pretrained, train, bench) -------------------------------------------
+
+
+def test_resolver_gives_lite_its_shipped_weights_unless_asked_for_the_architecture(tmp_path, monkeypatch):
+    from mmempathy.errors import CheckpointError
+    from mmempathy.hub import packaged_weights, resolve_model
+
+    lite = resolve_model("lite")
+    assert lite.weights_dir == packaged_weights(load_preset("lite")) and lite.weights_dir is not None
+    assert "trained weights" in lite.origin and lite.config["labels"]  # the checkpoint's own config
+    arch = resolve_model("lite", weights=False)
+    assert arch.weights_dir is None and arch.config == load_preset("lite")["config"]
+    assert arch.origin == "preset 'lite' (architecture only; pretrained encoders)"
+    assert resolve_model("tiny").weights_dir is None and not resolve_model("tiny").pretrained_encoders
+    local = resolve_model(lite.weights_dir)  # a directory is a checkpoint, whatever its name
+    assert local.weights_dir == lite.weights_dir and local.origin.startswith("checkpoint directory")
+    with pytest.raises(CheckpointError, match="lacks config.json"):
+        resolve_model(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(CheckpointError, match="neither a local directory, nor a preset"):
+        resolve_model("nobody/no-such-model")

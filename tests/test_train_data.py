@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from train_helpers import DIMS, feature_samples
 
@@ -70,3 +71,28 @@ def test_cli_trains_from_a_run_file_and_saves_the_resolved_config(tmp_path):
     run["train"]["epoch"] = 1
     (tmp_path / "typo.yaml").write_text(yaml.safe_dump(run))
     assert main(["train", "--config", str(tmp_path / "typo.yaml")]) == 2  # one readable line, no traceback
+
+
+def test_training_from_lite_starts_from_its_shipped_weights(tmp_path, capsys):
+    from mmempathy import EmotionFuser
+    from mmempathy.cli.train import build_model
+
+    shipped = EmotionFuser.from_pretrained("lite", device="cpu")
+    same = build_model("lite", {"labels": list(shipped.config.labels)}, tmp_path)
+    assert "starts from preset 'lite' (its trained weights" in capsys.readouterr().err
+    for key, value in shipped.state_dict().items():
+        if key in same.state_dict() and not key.startswith(("temperatures", "gate_bias")):
+            torch.testing.assert_close(same.state_dict()[key], value, msg=key)
+    assert same.config.calibration is None  # fitted for the shipped weights, not for what training makes
+
+    other = build_model({"preset": "lite"}, {"labels": ["calm", "upset"]}, tmp_path)  # new labels: fresh heads
+    assert other.config.labels == ("calm", "upset") and other.head[-1].out_features == 2
+    assert "heads fresh for the data's labels" in capsys.readouterr().err
+    face = "encoders.face.backbone.0.0.weight"
+    torch.testing.assert_close(other.state_dict()[face], shipped.state_dict()[face])
+
+    scratch = build_model({"preset": "lite", "weights": "none"}, {"labels": ["calm", "upset"]}, tmp_path)
+    assert "architecture only" in capsys.readouterr().err
+    assert not torch.equal(scratch.state_dict()[face], shipped.state_dict()[face])
+    with pytest.raises(InputError, match="model.weights must be"):
+        build_model({"preset": "lite", "weights": "yes"}, {}, tmp_path)

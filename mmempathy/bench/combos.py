@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from mmempathy.bench.config import BenchConfig
+from mmempathy.bench.evaluate import head_metrics, predict
 from mmempathy.bench.recipes import get_recipe
-from mmempathy.bench.runner import BenchConfig, head_metrics, load_splits, predict
+from mmempathy.bench.splits import load_splits
 from mmempathy.data import EmotionDataset, get_dataset
 from mmempathy.model import EmotionFuser
 from mmempathy.output import incongruity

@@ -29,7 +29,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("recipe", help="dataset recipe: " + ", ".join(sorted(RECIPES)))
     parser.add_argument("--data-dir", help="the dataset's folder (default: $MMEMPATHY_DATA/<dataset>)")
-    parser.add_argument("--model", default="lite", help="preset (lite, tiny, base) or checkpoint directory")
+    parser.add_argument(
+        "--model",
+        default="lite",
+        help="preset (lite, tiny, base), checkpoint directory or hub repository: its encoders start the run "
+        "(lite: its trained encoders), fusion and heads train fresh",
+    )
+    parser.add_argument(
+        "--architecture-only",
+        action="store_true",
+        help="a preset's architecture with its encoders' pretrained weights, not the trained weights it ships",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="runs with seeds 0..N-1, reported as mean ± std")
     parser.add_argument("--modalities", help="comma-separated subset of the recipe's modalities, e.g. text,audio")
     parser.add_argument("--fusion", default="late", choices=FUSION_MODES, help="fusion mode")
@@ -74,7 +84,7 @@ def parse_sets(pairs: list[str]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``bench`` with parsed arguments; returns the exit status."""
-    from mmempathy.bench.runner import BenchConfig, render_table, run_benchmark
+    from mmempathy.bench import BenchConfig, render_table, run_benchmark
     from mmempathy.train import TrainConfig
 
     train = parse_sets(args.set)
@@ -86,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         recipe=args.recipe,
         data_dir=args.data_dir,
         model=args.model,
+        architecture_only=args.architecture_only,
         seeds=args.seeds,
         modalities=tuple(m.strip() for m in args.modalities.split(",")) if args.modalities else None,
         fusion=args.fusion,

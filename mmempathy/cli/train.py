@@ -3,7 +3,8 @@
 The file has four parts::
 
     model: tiny                      # a preset, a checkpoint directory, {preset: lite, <overrides>},
-                                     # or a full ModelConfig dict (add pretrained_encoders: true to load them)
+                                     # or a full ModelConfig dict (add pretrained_encoders: true to load them);
+                                     # lite starts from its shipped weights ({preset: lite, weights: none}: not)
     data:                            # one of:
       name: mosi                     #   a registered dataset: mmempathy.data.get_dataset(...)
       data_dir: ../shared/data/mosi
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,32 +99,46 @@ def train_from_spec(spec: dict[str, Any], *, base_dir: Path = Path(".")) -> Any:
 
 
 def build_model(model: Any, info: dict[str, Any], base_dir: Path) -> Any:
-    """A model from a preset name, a checkpoint directory, a preset with overrides, or a config dict.
+    """A model from a name (preset, checkpoint directory or hub repository), a name with overrides
+    (``{preset: lite, fusion: {...}}``) or a full ModelConfig dict.
 
-    A model built from a config (not a checkpoint) takes the dataset's labels and task when the
-    config does not name its own.
+    A name starts from what :func:`mmempathy.hub.resolve_model` gives it: ``lite`` from its shipped
+    trained weights, unless the entry says ``weights: none`` (then the architecture with its encoders'
+    pretrained weights). Tensors that no longer fit start fresh (the heads, when the data's labels are
+    not the checkpoint's), the fitted calibration is dropped (it belongs to the old weights), and a
+    line on stderr says where the model started. A model built from a config takes the dataset's
+    labels and task when the config does not name its own.
     """
     from mmempathy import EmotionFuser, hub
 
-    if isinstance(model, str):
-        local = base_dir / model
-        if local.is_dir() or Path(model).is_dir():
-            return EmotionFuser.from_pretrained(local if local.is_dir() else model, device="cpu")
-        if model not in hub.list_models():
-            raise InputError(f"model {model!r} is neither a directory nor a preset ({', '.join(hub.list_models())})")
-        model = {"preset": model}
-    model = copy.deepcopy(model)
+    model = copy.deepcopy({"preset": model} if isinstance(model, str) else model)
     pretrained = model.pop("pretrained_encoders", None)
+    weights = model.pop("weights", "trained")
+    if weights not in ("trained", "none"):
+        raise InputError(f"model.weights must be 'trained' or 'none', not {weights!r}")
+    start = None
     if "preset" in model:
-        preset = hub.load_preset(model.pop("preset"))
-        config = deep_merge(preset["config"], model)
-        pretrained = preset.get("pretrained_encoders", True) if pretrained is None else pretrained
+        name = str(model.pop("preset"))
+        local = base_dir / name
+        start = hub.resolve_model(local if local.is_dir() else name, weights=weights == "trained")
+        config = deep_merge({k: v for k, v in start.config.items() if k != "calibration"}, model)
+        pretrained = start.pretrained_encoders if pretrained is None else pretrained
     else:
         config = model
+    relabelled = info.get("labels") is not None and "labels" not in model and config.get("labels") is not None
+    relabelled = relabelled and list(config["labels"]) != list(info["labels"])
     for key in ("labels", "task"):
-        if key not in config and info.get(key) is not None:
+        if info.get(key) is not None and (key not in config or (key == "labels" and relabelled)):
             config[key] = list(info[key]) if key == "labels" else info[key]
-    return EmotionFuser(config, pretrained_encoders=bool(pretrained))
+    if start is None or start.weights_dir is None:
+        if start is not None:
+            print(f"model: {start.origin}", file=sys.stderr)
+        return EmotionFuser(config, pretrained_encoders=bool(pretrained))
+    parts = ("encoders.", "fusion.") if relabelled else None
+    fuser, loaded = EmotionFuser.initialised_from(config, start.weights_dir, parts=parts)
+    fresh = "; heads fresh for the data's labels" if relabelled else ""
+    print(f"model: starts from {start.origin}: {loaded} tensors loaded{fresh}", file=sys.stderr)
+    return fuser
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
