@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from torch import nn
@@ -23,7 +25,8 @@ def load_hf_model(config: EncoderConfig, source: str, *, pretrained: bool) -> nn
             overrides = {k: v for k, v in config.arch.items() if k != "model_type"}
             # safetensors only, for hub names too: transformers would otherwise fall back to
             # pytorch_model.bin, and torch.load of a pickle is never what a user asked for.
-            return AutoModel.from_pretrained(source, use_safetensors=True, **overrides)
+            with no_loading_bar():
+                return AutoModel.from_pretrained(source, use_safetensors=True, **overrides)
         arch = dict(config.arch)
         if "model_type" in arch:
             hf_config = AutoConfig.for_model(arch.pop("model_type"), **arch)
@@ -36,6 +39,29 @@ def load_hf_model(config: EncoderConfig, source: str, *, pretrained: bool) -> nn
             f"could not load encoder {source!r} as a {where}: {err}. Pass a local directory that holds "
             "the checkpoint, or run once with network access so that it is cached."
         ) from err
+
+
+@contextmanager
+def no_loading_bar() -> Iterator[None]:
+    """transformers' "Loading weights" bar off while the block runs; the hub's download bars stay on.
+
+    Reading an encoder's weights from disk takes a tenth of a second (MiniLM's 103 tensors): a bar for
+    it printed on every run, ``--quiet`` or not, and told nothing. A download still shows its bar.
+    """
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging
+
+    bars_on, hub_bars_on = logging.is_progress_bar_enabled(), not hub_utils.are_progress_bars_disabled()
+    logging.disable_progress_bar()  # this turns the hub's bars off too
+    if hub_bars_on:
+        hub_utils.enable_progress_bars()
+    try:
+        yield
+    finally:
+        if bars_on:
+            logging.enable_progress_bar()  # and this turns them on
+            if not hub_bars_on:
+                hub_utils.disable_progress_bars()
 
 
 def record_arch(config: EncoderConfig, hf_model: nn.Module) -> None:
