@@ -12,10 +12,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mmempathy.bench.recipes import RECIPES, Published, Recipe, get_recipe, list_recipes
+from mmempathy.lazy import lazy_exports
 
 # the run and its reports load PyTorch and torchmetrics: they load on first use, so that the
 # recipes (the command line's --help lists them) stay light
@@ -31,12 +31,7 @@ if TYPE_CHECKING:
     from mmempathy.bench.runner import run_benchmark
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'mmempathy.bench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -8,8 +8,9 @@ on first use, so that importing the settings does not load PyAV or OpenCV.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mmempathy.lazy import lazy_exports
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -61,13 +62,4 @@ if TYPE_CHECKING:
     from mmempathy.media.timeline import Segment, Timeline
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'mmempathy.media' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
