@@ -85,9 +85,8 @@ def test_unknown_kind():
 @pytest.mark.parametrize("modality", list(Modality))
 def test_freeze_with_top_layers_unfrozen(modality):
     enc = build_encoder(modality, tiny_config(modality, freeze=True, unfreeze_top=1), pretrained=False)
-    trainable = {n for n, p in enc.named_parameters() if p.requires_grad}
-    top = {f"{n}" for n, _ in enc.layers[-1].named_parameters()}
-    assert trainable and len(trainable) == len(top)
+    trainable = {id(p) for p in enc.parameters() if p.requires_grad}
+    assert trainable and trainable == {id(p) for p in enc.layers[-1].parameters()}
     frozen_all = build_encoder(modality, tiny_config(modality, freeze=True), pretrained=False)
     assert not any(p.requires_grad for p in frozen_all.parameters())
 
@@ -106,3 +105,24 @@ def test_gradient_checkpointing_gives_same_gradients():
     g1 = plain.model.embeddings.word_embeddings.weight.grad
     g2 = ckpt.model.embeddings.word_embeddings.weight.grad
     np.testing.assert_allclose(g1.numpy(), g2.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "convnext_atto", "vit_tiny_patch16_224"])
+def test_any_timm_backbone_is_a_face_encoder(name):
+    """CNNs (any input size) and ViTs (their size fixed by the config) build, run and unfreeze their top layer."""
+    cfg = FaceEncoderConfig(kind="timm", name=name, image_size=32, freeze=True, unfreeze_top=1)
+    enc = build_encoder(Modality.FACE, cfg, pretrained=False).eval()
+    tokens, _ = enc(torch.randn(1, 2, 3, 32, 32), torch.ones(1, 2, dtype=torch.bool))
+    assert tokens.shape == (1, 2, enc.output_dim) and len(enc.layers) >= 4
+    trainable = {id(p) for p in enc.parameters() if p.requires_grad}
+    assert trainable == {id(p) for p in enc.layers[-1].parameters()}
+
+
+def test_frozen_batch_norm_keeps_its_statistics_in_train_mode():
+    cfg = FaceEncoderConfig(kind="timm", name="resnet18", image_size=32, freeze=True, unfreeze_top=1)
+    enc = build_encoder(Modality.FACE, cfg, pretrained=False).train()
+    frozen, top = enc.backbone.bn1, enc.layers[-1][0].bn1
+    before = frozen.running_mean.clone(), top.running_mean.clone()
+    enc(torch.randn(2, 2, 3, 32, 32) * 3 + 1, torch.ones(2, 2, dtype=torch.bool))
+    assert torch.equal(frozen.running_mean, before[0])  # frozen part: statistics as loaded
+    assert not torch.equal(top.running_mean, before[1])  # the unfrozen top layer still learns its own

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmempathy.config import EncoderConfig
 from mmempathy.errors import CheckpointError
@@ -79,10 +80,27 @@ def enable_checkpointing(hf_model: nn.Module) -> None:
 
 
 def apply_freezing(encoder: nn.Module, layers: nn.ModuleList, config: EncoderConfig) -> None:
-    """Freeze the encoder if asked, leaving its top ``unfreeze_top`` layers trainable."""
+    """Freeze the encoder if asked, leaving its top ``unfreeze_top`` layers trainable.
+
+    Frozen batch norms freeze their running statistics too (open_clip's ``freeze_bn_stats``): they
+    normalise with the statistics they were trained with, in train mode as in eval mode.
+    """
     if not config.freeze:
         return
     encoder.requires_grad_(False)
-    if config.unfreeze_top > 0:
-        for layer in list(layers)[-config.unfreeze_top :]:
-            layer.requires_grad_(True)
+    top = list(layers)[-config.unfreeze_top :] if config.unfreeze_top > 0 else []
+    for layer in top:
+        layer.requires_grad_(True)
+    trainable = {id(module) for layer in top for module in layer.modules()}
+    for module in encoder.modules():
+        if isinstance(module, _BatchNorm) and id(module) not in trainable:
+            module.register_forward_pre_hook(_keep_eval)
+
+
+def _keep_eval(module: nn.Module, args: tuple) -> None:
+    """Switch a frozen batch norm to eval mode before it runs: its running statistics stay as loaded.
+
+    A hook rather than a ``train()`` override, because ``model.train()`` reaches the batch norms of every
+    encoder (any class, timm's included) through their parents, and this must hold whichever way.
+    """
+    module.train(False)

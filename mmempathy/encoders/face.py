@@ -1,6 +1,6 @@
 """Face encoders: one token per face crop (frame).
 
-* ``kind="timm"``: a ViT (or any timm backbone) through timm; its pooled output is the token.
+* ``kind="timm"``: any timm backbone (ViT, ResNet, ConvNeXt, ...); its pooled pre-logits features are the token.
 * ``kind="lite"``: a small CNN defined here, made for 48x48 grayscale crops (FER2013's format).
 
 Only frames whose mask is set are encoded: padded or face-less frames cost nothing.
@@ -9,6 +9,7 @@ Letters: ``b`` batch, ``f`` frames, ``c`` channels, ``h``/``w`` pixels, ``d`` fe
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -17,7 +18,7 @@ from torch import nn
 
 from mmempathy.config import FaceEncoderConfig
 from mmempathy.encoders.base import apply_freezing
-from mmempathy.errors import CheckpointError
+from mmempathy.errors import CheckpointError, ConfigError
 
 
 class FrameEncoder(nn.Module):
@@ -35,11 +36,34 @@ class FrameEncoder(nn.Module):
         return rearrange(tokens, "(b f) d -> b f d", b=pixels.shape[0]), mask
 
 
+def timm_layer_names(backbone: nn.Module) -> list[str]:
+    """Names of a timm model's layers, bottom to top: ``blocks.i`` of a ViT, ``stages.i`` of a ConvNeXt,
+    ``layers.i`` of a Swin, ``layer1..4`` of a ResNet.
+
+    timm's coarse ``group_matcher`` (what its layer-wise learning-rate decay groups by) names them for every
+    architecture; its first ``blocks`` pattern is the one that numbers the layers.
+    """
+    blocks = backbone.group_matcher(coarse=True).get("blocks")
+    if not blocks:
+        return []
+    pattern = re.compile(blocks if isinstance(blocks, str) else blocks[0][0])
+    found = [(m, name) for name, _ in backbone.named_modules() if (m := pattern.fullmatch(name))]
+    return [name for m, name in sorted(found, key=lambda pair: int(pair[0].group(1)))]
+
+
 class TimmFaceEncoder(FrameEncoder):
     """A timm backbone's pooled features per face crop.
 
     ``config.name`` is a timm model name; pretrained weights come from timm's hub, or from a local
-    ``.safetensors`` file given as ``config.arch["weights_file"]``.
+    ``.safetensors`` file given as ``config.arch["weights_file"]``. ``image_size`` reaches the model only
+    where its input size is fixed (ViTs, Swin: their position tables depend on it); CNNs take any size.
+
+    Example:
+        >>> from mmempathy.config import FaceEncoderConfig
+        >>> cfg = FaceEncoderConfig(kind="timm", name="resnet18", image_size=32)
+        >>> enc = TimmFaceEncoder(cfg, pretrained=False)
+        >>> enc(torch.randn(2, 3, 3, 32, 32), torch.ones(2, 3, dtype=torch.bool))[0].shape
+        torch.Size([2, 3, 512])
     """
 
     def __init__(self, config: FaceEncoderConfig, *, pretrained: bool) -> None:
@@ -49,28 +73,36 @@ class TimmFaceEncoder(FrameEncoder):
         arch = dict(config.arch)
         weights_file = arch.pop("weights_file", None)
         overlay = {"file": weights_file} if weights_file else None
+        model_cfg = timm.get_pretrained_cfg(config.name)  # None for names timm does not list (hf-hub:...)
+        size = {"img_size": config.image_size} if model_cfg is None or model_cfg.fixed_input_size else {}
         try:
             self.backbone = timm.create_model(
                 config.name,
                 pretrained=pretrained,
-                num_classes=0,
-                img_size=config.image_size,
+                num_classes=0,  # no classifier: the model returns forward_head(..., pre_logits=True)
                 in_chans=config.channels,
                 pretrained_cfg_overlay=overlay,
-                **arch,
+                **{**size, **arch},
             )
         except (OSError, RuntimeError) as err:
             where = weights_file if weights_file and Path(weights_file).exists() else "timm's hub"
             raise CheckpointError(f"could not load face encoder {config.name!r} from {where}: {err}") from err
-        self.output_dim: int = self.backbone.num_features
+        # the width of the pooled output; it differs from num_features where a head adds a layer (MobileNetV3)
+        self.output_dim: int = getattr(self.backbone, "head_hidden_size", self.backbone.num_features)
+        self.layer_names = timm_layer_names(self.backbone)
+        if config.freeze and config.unfreeze_top > 0 and not self.layer_names:
+            raise ConfigError(
+                f"face encoder {config.name!r}: timm names no layers of it, so unfreeze_top cannot pick its top "
+                f"{config.unfreeze_top}; freeze it whole (unfreeze_top 0) or not at all"
+            )
         if config.gradient_checkpointing:
             self.backbone.set_grad_checkpointing(True)
         apply_freezing(self, self.layers, config)
 
     @property
     def layers(self) -> nn.ModuleList:
-        """The transformer blocks, bottom to top."""
-        return nn.ModuleList(self.backbone.blocks)
+        """The backbone's blocks or stages, bottom to top (see :func:`timm_layer_names`)."""
+        return nn.ModuleList(self.backbone.get_submodule(name) for name in self.layer_names)
 
 
 def conv_block(c_in: int, c_out: int) -> nn.Sequential:
