@@ -49,6 +49,21 @@ def test_lite_speech_token_rate_and_mask():
     assert out_mask.sum(-1).tolist() == [51, 26]
 
 
+def test_lite_speech_features_of_a_padded_item_equal_its_own():
+    from mmempathy.encoders.speech import LogMel
+
+    logmel = LogMel(16000, 40)
+    wave = torch.randn(2, 16000)
+    mask = torch.ones(2, 16000, dtype=torch.bool)
+    mask[1, 9000:] = False
+    wave[1, 9000:] = 0.0
+    batch, batch_mask = logmel(wave, mask)
+    alone, alone_mask = logmel(wave[1:, :9000], mask[1:, :9000])
+    n = int(alone_mask.sum())
+    assert int(batch_mask[1].sum()) == n
+    torch.testing.assert_close(batch[1, :, :n], alone[0, :, :n], atol=1e-4, rtol=1e-4)
+
+
 def test_mel_filterbank_is_triangular_and_covers_the_band():
     fb = mel_filterbank(16000, 400, 40)
     assert fb.shape == (40, 201) and (fb >= 0).all()

@@ -87,7 +87,11 @@ class LogMel(nn.Module):
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
 
     def forward(self, waveform: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        spec = torch.stft(waveform.float(), self.n_fft, self.hop, window=self.window, return_complex=True)
+        # zero padding at the edges, not reflection: an item padded inside a batch then gets the same frames
+        # as the item alone (reflecting the batch's padding would differ from reflecting the item's own end)
+        spec = torch.stft(
+            waveform.float(), self.n_fft, self.hop, window=self.window, pad_mode="constant", return_complex=True
+        )
         logmel = torch.log(self.fbank @ spec.abs().pow(2) + 1e-6)  # b f t
         lengths = mask.sum(-1) // self.hop + 1
         frame_mask = torch.arange(logmel.shape[-1], device=logmel.device)[None, :] < lengths[:, None]
