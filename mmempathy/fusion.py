@@ -258,6 +258,11 @@ class CrossModalFusion(nn.Module):
             tokens[m], masks[m] = x, mask
         return tokens, masks
 
+    def no_weight_decay(self) -> set[str]:
+        """Names of the learned tokens (attention null keys/values, modality embeddings): weight decay would
+        pull them towards zero, which is not a simpler model but a different one (timm's convention)."""
+        return {n for n, _ in self.named_parameters() if n.endswith("null_kv") or n.startswith("modality_embedding.")}
+
     def forward(
         self,
         tokens: dict[Modality, torch.Tensor],

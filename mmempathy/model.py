@@ -409,6 +409,10 @@ class EmotionFuser(nn.Module):
                 stacklevel=3,
             )
 
+    def no_weight_decay(self) -> set[str]:
+        """Parameter names the optimiser must not decay, besides biases and norms: the fusion's learned tokens."""
+        return {f"fusion.{n}" for n in self.fusion.no_weight_decay()}
+
     def external_keys(self) -> set[str]:
         """State-dict keys of the weights that load from an encoder's source (``external=True``) and so
         stay out of checkpoints: all of that encoder but its top ``unfreeze_top`` layers. The config

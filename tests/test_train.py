@@ -40,6 +40,17 @@ def test_tiny_model_overfits_a_tiny_batch(tmp_path):
     assert reloaded.config.trained
 
 
+def test_learned_tokens_biases_and_norms_are_not_decayed(tmp_path):
+    fuser = tiny_fuser()
+    groups = Trainer(fuser, cfg(tmp_path, weight_decay=0.1), raw_samples(2), raw_samples(2)).param_groups()
+    decayed = {id(p) for g in groups if g["weight_decay"] > 0 for p in g["params"]}
+    names = {n for n, p in fuser.named_parameters() if id(p) in decayed}
+    tokens = fuser.no_weight_decay()
+    assert any(n.endswith("null_kv") for n in tokens) and any("modality_embedding" in n for n in tokens)
+    assert names and not names & tokens
+    assert all(fuser.get_parameter(n).ndim > 1 for n in names)  # no bias or norm weight either
+
+
 def state(fuser):
     return {k: v.clone() for k, v in fuser.state_dict().items()}
 

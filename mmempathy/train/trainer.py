@@ -231,11 +231,12 @@ class Trainer:
             self.fuser.encoders[m.value].eval()
 
     def param_groups(self) -> list[dict[str, Any]]:
-        """Trainable parameters in four groups: encoders/fusion x decayed/not (biases and norms)."""
+        """Trainable parameters in four groups: encoders/fusion x decayed/not (biases, norms, learned tokens)."""
         groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+        no_decay = self.fuser.no_weight_decay()
         for name, p in self.fuser.named_parameters():
             if p.requires_grad:
-                groups.setdefault((name.startswith("encoders."), p.ndim > 1), []).append(p)
+                groups.setdefault((name.startswith("encoders."), p.ndim > 1 and name not in no_decay), []).append(p)
         cfg = self.config
         return [
             {
