@@ -23,6 +23,18 @@ def subtitles_for(path: Path) -> Path | None:
     return next((p for p in (path.with_suffix(".srt"), path.with_suffix(".vtt")) if p.is_file()), None)
 
 
+def summary(table: pd.DataFrame) -> str:
+    """How the file's time splits between dominant emotions, and how much its modalities disagreed, e.g.
+    ``6 segments, 6 emotions by time: anger 17%, ...; modalities disagree in 2 of 6 (incongruity > 0.5)``."""
+    seconds = (table["end"] - table["start"]).groupby(table["dominant"]).sum().sort_values(ascending=False)
+    shares = ", ".join(f"{label} {share:.0%}" for label, share in (seconds / seconds.sum()).items())
+    clash = int((table["incongruity"] > 0.5).sum())
+    return (
+        f"{len(table)} segments, {len(seconds)} emotion{'s' if len(seconds) != 1 else ''} by time: {shares}; "
+        f"modalities disagree in {clash} of {len(table)} (incongruity > 0.5)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=Path(__file__).resolve().parent / "demo")
@@ -41,7 +53,7 @@ def main() -> None:
         table = timeline.to_dataframe()
         table.insert(0, "file", path.name)
         tables.append(table)
-        print(f"{path.name}: {len(timeline)} segments, mostly {table['dominant'].mode().iat[0]}")
+        print(f"{path.name}: {summary(table)}")
     if not tables:
         raise SystemExit(f"no readable media files in {args.folder}")
     pd.concat(tables, ignore_index=True).to_csv(args.out, index=False, float_format="%.4f")
