@@ -30,7 +30,6 @@ STDOUT = "-"  # an output given as "-" is written to standard output
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` subcommand."""
-    defaults = {f.name: f.default for f in fields(VideoConfig)}
     parser = subparsers.add_parser(
         "predict",
         help="emotion timeline of a video or audio file",
@@ -45,6 +44,68 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     text.add_argument("--transcript", help="text of the whole file, spread over the windows")
     parser.add_argument("--model", default="lite", help="preset name or checkpoint directory (default: lite)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    add_segment_options(parser)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=VideoConfig.batch_size,
+        help="segments per model call (default: %(default)s)",
+    )
+    parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
+    parser.add_argument("--json", metavar="PATH", help="write the timeline (with its settings) as JSON; - for stdout")
+    parser.add_argument("--csv", metavar="PATH", help="write one row per segment as CSV; - for stdout")
+    parser.add_argument("--plot", metavar="PATH", help="write a plot of the timeline (PNG, SVG, PDF)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``predict`` with parsed arguments; returns the exit status."""
+    # Everything that can be checked without the model is checked first, and the cheap checks
+    # before the heavy imports, so that a typo, a bad output path or a bad device fails at once.
+    check_media_path(args.video)
+    if args.subtitles is not None and not args.subtitles.is_file():
+        raise InputError(f"subtitle file not found: {args.subtitles}")
+    transcript = _utf8(args.transcript, "--transcript")
+    if args.smooth < 0:
+        raise InputError(f"--smooth must be 0 (off) or a number of segments, got {args.smooth}")
+    if args.segment_by == "subtitles" and args.subtitles is None:
+        raise InputError("--segment-by subtitles needs --subtitles")
+    named = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
+    to_stdout = stdout_option(named, file_only=("--plot",))
+    config = segment_config(args, batch_size=args.batch_size, progress=False if args.quiet else None)
+    from mmempathy.media.timeline import PLOT_FORMATS
+
+    outputs = check_output_paths({k: v for k, v in named.items() if k != to_stdout}, {"--plot": PLOT_FORMATS})
+    if config.asr == "auto" and args.subtitles is None and transcript is None:
+        from mmempathy.media.asr import resolve_model
+
+        resolve_model(config.asr_model)  # a missing model directory fails before the emotion model loads
+    device = resolve_device(args.device)
+    from mmempathy.media.pipeline import predict_video
+    from mmempathy.model import EmotionFuser
+
+    fuser = EmotionFuser.from_pretrained(args.model, device=device)
+    timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=transcript, config=config)
+    timeline.meta["model"] = str(args.model)
+    if args.smooth > 1:
+        timeline = timeline.smooth(args.smooth)
+    if not args.quiet:  # the table goes where the data does not
+        print(timeline.to_table(), file=sys.stderr if to_stdout else sys.stdout)
+    writers = {"--json": timeline.to_json, "--csv": timeline.to_csv, "--plot": timeline.plot}
+    text = rendered(writers[to_stdout]) if to_stdout else None
+    written = write_together([(path, writers[name]) for name, path in outputs.items()])
+    if text is not None:  # after the files: a failure leaves standard output empty, as it leaves them
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def add_segment_options(parser: argparse.ArgumentParser) -> None:
+    """The options of :class:`VideoConfig` that ``predict`` and ``live`` share (read back by :func:`segment_config`)."""
+    defaults = {f.name: f.default for f in fields(VideoConfig)}
     parser.add_argument(
         "--window", type=float, default=defaults["window"], help="window length in seconds (default: %(default)s)"
     )
@@ -53,9 +114,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--fps", type=float, default=defaults["fps"], help="video frames sampled per second (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=defaults["batch_size"], help="segments per model call (default: %(default)s)"
     )
     parser.add_argument(
         "--segment-by",
@@ -99,34 +157,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=DETECTORS,
         help="face detector: CenterFace (finds turned and tilted faces; Haar where it finds none) or Haar alone",
     )
-    parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
-    parser.add_argument("--json", metavar="PATH", help="write the timeline (with its settings) as JSON; - for stdout")
-    parser.add_argument("--csv", metavar="PATH", help="write one row per segment as CSV; - for stdout")
-    parser.add_argument("--plot", metavar="PATH", help="write a plot of the timeline (PNG, SVG, PDF)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
-    parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``predict`` with parsed arguments; returns the exit status."""
-    # Everything that can be checked without the model is checked first, and the cheap checks
-    # before the heavy imports, so that a typo, a bad output path or a bad device fails at once.
-    check_media_path(args.video)
-    if args.subtitles is not None and not args.subtitles.is_file():
-        raise InputError(f"subtitle file not found: {args.subtitles}")
-    transcript = _utf8(args.transcript, "--transcript")
-    if args.smooth < 0:
-        raise InputError(f"--smooth must be 0 (off) or a number of segments, got {args.smooth}")
-    if args.segment_by == "subtitles" and args.subtitles is None:
-        raise InputError("--segment-by subtitles needs --subtitles")
-    named = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
-    to_stdout = stdout_option(named, file_only=("--plot",))
-    config = VideoConfig(
+def segment_config(args: argparse.Namespace, **fields: object) -> VideoConfig:
+    """The :class:`VideoConfig` of the options :func:`add_segment_options` added, with ``fields`` on top.
+
+    Raises:
+        InputError: A value is out of range (one line, exit status 2).
+    """
+    return VideoConfig(
         fps=args.fps,
         window=args.window,
         hop=args.hop,
-        batch_size=args.batch_size,
-        progress=False if args.quiet else None,
         segment_by=args.segment_by,
         asr=args.asr,
         asr_model=args.asr_model,
@@ -134,34 +176,8 @@ def run(args: argparse.Namespace) -> int:
         vad=args.vad,
         min_speech=args.min_speech,
         face_detector=args.face_detector,
-    )  # bad values raise InputError here: one line, exit status 2
-    from mmempathy.media.timeline import PLOT_FORMATS
-
-    outputs = check_output_paths({k: v for k, v in named.items() if k != to_stdout}, {"--plot": PLOT_FORMATS})
-    if config.asr == "auto" and args.subtitles is None and transcript is None:
-        from mmempathy.media.asr import resolve_model
-
-        resolve_model(config.asr_model)  # a missing model directory fails before the emotion model loads
-    device = resolve_device(args.device)
-    from mmempathy.media.pipeline import predict_video
-    from mmempathy.model import EmotionFuser
-
-    fuser = EmotionFuser.from_pretrained(args.model, device=device)
-    timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=transcript, config=config)
-    timeline.meta["model"] = str(args.model)
-    if args.smooth > 1:
-        timeline = timeline.smooth(args.smooth)
-    if not args.quiet:  # the table goes where the data does not
-        print(timeline.to_table(), file=sys.stderr if to_stdout else sys.stdout)
-    writers = {"--json": timeline.to_json, "--csv": timeline.to_csv, "--plot": timeline.plot}
-    text = rendered(writers[to_stdout]) if to_stdout else None
-    written = write_together([(path, writers[name]) for name, path in outputs.items()])
-    if text is not None:  # after the files: a failure leaves standard output empty, as it leaves them
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    for path in written:
-        print(f"wrote {path}", file=sys.stderr)
-    return 0
+        **fields,
+    )
 
 
 def stdout_option(outputs: Mapping[str, str | None], *, file_only: Collection[str] = ()) -> str | None:

@@ -40,13 +40,17 @@ class VideoConfig:
     asr_model: str = "tiny.en"  # "tiny.en", "base" (both packaged), a CTranslate2 model directory or a hub name
     asr_language: str | None = None  # force a language code ("en"); None: Whisper detects it
     asr_threads: int = 0  # CPU threads for Whisper; 0: CTranslate2's default
+    asr_max_chunk: float = 28.0  # seconds of speech per Whisper call at most (it reads 30-s windows)
+    asr_max_wait: float = 30.0  # seconds queued speech waits for more before Whisper is called (live: less)
     vad: bool = True  # audio with less than min_speech seconds of speech counts as missing
     min_speech: float = 0.2  # seconds of speech a segment needs for its audio to be read
 
     def __post_init__(self) -> None:
-        for name in ("fps", "window", "hop", "max_segment"):
+        for name in ("fps", "window", "hop", "max_segment", "asr_max_chunk", "asr_max_wait"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.asr_max_chunk > 30:
+            raise InputError(f"asr_max_chunk is at most 30 (Whisper hears 30-s windows), got {self.asr_max_chunk}")
         if self.batch_size < 1 or self.max_faces < 1:
             raise InputError("batch_size and max_faces must be at least 1")
         if self.segment_by not in SEGMENT_BY:

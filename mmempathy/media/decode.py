@@ -35,6 +35,7 @@ import numpy as np
 
 from mmempathy.errors import InputError
 from mmempathy.io import check_media_path
+from mmempathy.media.sources import LiveSource
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class MediaInfo:
     """What a file holds, read from its header without decoding.
 
     Attributes:
-        path: The file.
+        path: The file (a live source's URL, as a string).
         duration: Length in seconds, or ``None`` when the container does not say.
         has_video: Whether there is a video stream.
         has_audio: Whether there is an audio stream.
@@ -59,7 +60,7 @@ class MediaInfo:
         height: Frame height in pixels (0 without video).
     """
 
-    path: Path
+    path: Path | str
     duration: float | None
     has_video: bool
     has_audio: bool
@@ -90,15 +91,18 @@ class AudioChunk:
         return self.time + len(self.samples) / self.sample_rate
 
 
-def open_media(path: str | Path) -> av.container.InputContainer:
-    """Open a media file, turning every way it can be unusable into an :class:`InputError`."""
-    path = check_media_path(path)
-    try:
-        container = av.open(str(path), mode="r")
-    except av.error.EOFError:
-        raise InputError(f"media file ends before any content (zero duration or truncated): {path}") from None
-    except av.error.FFmpegError as err:
-        raise InputError(f"not a readable media file: {path} ({err.strerror or err})") from None
+def open_media(path: str | Path | LiveSource) -> av.container.InputContainer:
+    """Open a media file or a live source, turning every way it can be unusable into an :class:`InputError`."""
+    if isinstance(path, LiveSource):
+        container = path.open()
+    else:
+        path = check_media_path(path)
+        try:
+            container = av.open(str(path), mode="r")
+        except av.error.EOFError:
+            raise InputError(f"media file ends before any content (zero duration or truncated): {path}") from None
+        except av.error.FFmpegError as err:
+            raise InputError(f"not a readable media file: {path} ({err.strerror or err})") from None
     if not container.streams.video and not container.streams.audio:
         container.close()
         raise InputError(f"no decodable audio or video stream in {path} (empty or zero-duration file?)")
@@ -112,25 +116,34 @@ def open_media(path: str | Path) -> av.container.InputContainer:
     return container
 
 
-def probe(path: str | Path) -> MediaInfo:
-    """Read a file's streams and duration from its header (nothing is decoded)."""
+def probe(path: str | Path | av.container.InputContainer) -> MediaInfo:
+    """Read a file's streams and duration from its header (nothing is decoded).
+
+    ``path`` may be a container already open (:func:`open_media`): a live source can be opened once only.
+    """
+    if isinstance(path, av.container.InputContainer):
+        return _info(path, path.name)
     with open_media(path) as container:
-        video = container.streams.video[0] if container.streams.video else None
-        audio = container.streams.audio[0] if container.streams.audio else None
-        fps = float(video.average_rate) if video is not None and video.average_rate else None
-        return MediaInfo(
-            path=Path(path),
-            duration=_duration(container),
-            has_video=video is not None,
-            has_audio=audio is not None,
-            fps=fps,
-            width=video.codec_context.width if video is not None else 0,
-            height=video.codec_context.height if video is not None else 0,
-        )
+        return _info(container, path if isinstance(path, LiveSource) else Path(path))
+
+
+def _info(container: av.container.InputContainer, name: Path | str | LiveSource) -> MediaInfo:
+    video = container.streams.video[0] if container.streams.video else None
+    audio = container.streams.audio[0] if container.streams.audio else None
+    fps = float(video.average_rate) if video is not None and video.average_rate else None
+    return MediaInfo(
+        path=name.url if isinstance(name, LiveSource) else name,
+        duration=_duration(container),
+        has_video=video is not None,
+        has_audio=audio is not None,
+        fps=fps,
+        width=video.codec_context.width if video is not None else 0,
+        height=video.codec_context.height if video is not None else 0,
+    )
 
 
 def iter_media(
-    path: str | Path,
+    path: str | Path | LiveSource | av.container.InputContainer,
     *,
     fps: float | None = 2.0,
     video: bool = True,
@@ -142,7 +155,8 @@ def iter_media(
     """Demux a file once, yielding sampled frames and resampled audio in time (packet) order.
 
     Args:
-        path: The media file.
+        path: The media file, a :class:`~mmempathy.media.sources.LiveSource`, or a container already
+            open (:func:`open_media`; it is left open for its owner to close).
         fps: Frames per second to keep (the first frame at or after each multiple of ``1 / fps``);
             ``None`` or ``0`` keeps every frame.
         video: Decode the first video stream, if any.
@@ -156,7 +170,8 @@ def iter_media(
     Raises:
         InputError: The file is missing, not media, or holds nothing that decodes.
     """
-    container = open_media(path)
+    owned = not isinstance(path, av.container.InputContainer)
+    container = open_media(path) if owned else path
     try:
         streams = []
         if video and container.streams.video:
@@ -175,7 +190,7 @@ def iter_media(
         sampler = _FrameSampler(fps, max_side)
         resampler = _AudioStream(sample_rate, origin)
         yielded = 0
-        for frame in _decode(container, streams, path):
+        for frame in _decode(container, streams, container.name):
             if isinstance(frame, av.VideoFrame):
                 item = sampler(frame, origin)
             else:
@@ -188,9 +203,10 @@ def iter_media(
             yielded += 1
             yield tail
         if yielded == 0:
-            raise InputError(f"nothing could be decoded from {path} (zero duration or corrupt)")
+            raise InputError(f"nothing could be decoded from {container.name} (zero duration or corrupt)")
     finally:
-        container.close()
+        if owned:
+            container.close()
 
 
 def iter_frames(

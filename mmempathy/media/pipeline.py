@@ -49,8 +49,9 @@ from tqdm.auto import tqdm
 from mmempathy.errors import InputError
 from mmempathy.media.asr import SpeechRecognizer, StreamingTranscriber
 from mmempathy.media.config import SEGMENT_BY, VideoConfig  # noqa: F401  (SEGMENT_BY: this module's name for it too)
-from mmempathy.media.decode import SAMPLE_RATE, AudioChunk, VideoFrame, iter_media, probe
+from mmempathy.media.decode import SAMPLE_RATE, AudioChunk, VideoFrame, iter_media, open_media, probe
 from mmempathy.media.faces import FaceDetector, FaceExtractor, FrameFaces
+from mmempathy.media.sources import LiveSource
 from mmempathy.media.subtitles import Cue, consolidate_cues, read_subtitles, spread_transcript
 from mmempathy.media.timeline import Segment, Timeline
 from mmempathy.media.vad import VadStream
@@ -58,6 +59,7 @@ from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 
 if TYPE_CHECKING:
+    from mmempathy.media.live import Pacer
     from mmempathy.model import EmotionFuser
 
 log = logging.getLogger(__name__)
@@ -125,15 +127,15 @@ def predict_video(
     )
     try:
         for sample in samples:
-            if not reads & {m.value for m in sample.present()}:
+            if not readable(sample, reads):
                 skipped.append([sample.meta["start"], sample.meta["end"]])
                 continue
             batch.append(sample)
             if len(batch) == config.batch_size:
-                segments += _predict(fuser, batch)
+                segments += predict_segments(fuser, batch)
                 batch = []
         if batch:
-            segments += _predict(fuser, batch)
+            segments += predict_segments(fuser, batch)
     finally:
         # On an error or Ctrl-C the file and the progress bar close now, not at garbage collection
         # (a bar closed then would be drawn again after the error message).
@@ -161,8 +163,9 @@ def iter_samples(
     sample_rate: int = SAMPLE_RATE,
     modalities: Iterable[str] | None = None,
     report: dict[str, Any] | None = None,
+    pacer: Pacer | None = None,
 ) -> Iterator[Sample]:
-    """The segments of a media file as :class:`Sample` s, yielded as soon as each is complete.
+    """The segments of a media file (or live source) as :class:`Sample` s, yielded as soon as each is complete.
 
     Each sample has the segment's audio slice, the crops of the main face in its sampled frames
     (``[F, face_size, face_size, 3]`` uint8), its text, and ``meta`` with ``start``, ``end``,
@@ -171,14 +174,42 @@ def iter_samples(
     audio aside). A segment may have none of them (silence without a face or words).
     ``modalities`` (``"text"``, ``"audio"``, ``"face"``) limits the work to what a model reads:
     without ``"face"`` no frame is even decoded. ``report``, if given, receives ``segmentation``,
-    ``text_source`` and ``asr`` (see :func:`predict_video`).
+    ``text_source`` and ``asr`` (see :func:`predict_video`). ``path`` may be a
+    :class:`~mmempathy.media.sources.LiveSource`; a :class:`~mmempathy.media.live.Pacer` given as
+    ``pacer`` sees every decoded item first (it plays a file in real time and clocks the results).
     """
+    with open_media(path) as container:  # opened once: a live source cannot be opened twice
+        yield from _samples(
+            container,
+            path,
+            subtitles,
+            transcript,
+            config=config or VideoConfig(),
+            face_size=face_size,
+            sample_rate=sample_rate,
+            modalities=modalities,
+            report=report if report is not None else {},
+            pacer=pacer,
+        )
+
+
+def _samples(
+    container: Any,
+    path: str | Path | LiveSource,
+    subtitles: str | Path | list[Cue] | None,
+    transcript: str | None,
+    *,
+    config: VideoConfig,
+    face_size: int,
+    sample_rate: int,
+    modalities: Iterable[str] | None,
+    report: dict[str, Any],
+    pacer: Pacer | None,
+) -> Iterator[Sample]:
     wanted = {Modality.parse(m) for m in (modalities if modalities is not None else Modality)}
-    config = config or VideoConfig()
-    report = report if report is not None else {}
     if subtitles is not None and transcript is not None:
         raise InputError("give either subtitles or a transcript, not both")
-    info = probe(path)
+    info = probe(container)
     if info.duration is not None and info.duration <= 0:
         raise InputError(f"media file has zero duration: {path}")
     by = config.segment_by if config.segment_by != "auto" else ("subtitles" if subtitles is not None else "window")
@@ -236,16 +267,17 @@ def iter_samples(
         recognizer=recognizer,
     )
     show = config.progress if config.progress is not None else (info.duration or 0) > 60
-    with tqdm(total=round(info.duration or 0, 1), unit="s", disable=not show, desc=Path(path).name) as bar:
+    name = str(path) if isinstance(path, LiveSource) else Path(path).name
+    with tqdm(total=round(info.duration or 0, 1), unit="s", disable=not show, desc=name) as bar:
         stream = iter_media(
-            path,
+            container,
             fps=config.fps,
             video=info.has_video,
             audio=info.has_audio,
             sample_rate=sample_rate,
             max_side=config.frame_max_side,
         )
-        for item in stream:
+        for item in pacer(stream) if pacer is not None else stream:
             yield from assembler.add(item)
             if show and math.isfinite(assembler.clock):
                 bar.update(max(0.0, round(min(assembler.clock, bar.total) - bar.n, 1)))
@@ -401,7 +433,9 @@ class _Assembler:
         if self.vad is None:
             self.vad = VadStream(origin=chunk.time, sample_rate=chunk.sample_rate)
             if self.recognizer is not None:
-                self.transcriber = StreamingTranscriber(self.recognizer, self.vad)
+                self.transcriber = StreamingTranscriber(
+                    self.recognizer, self.vad, max_chunk=self.config.asr_max_chunk, max_wait=self.config.asr_max_wait
+                )
         if self.transcriber is not None:
             self._take_words(self.transcriber.add(chunk))  # it feeds the VAD too
         else:
@@ -497,7 +531,13 @@ class _Assembler:
         return np.ascontiguousarray(samples, dtype=np.float32)
 
 
-def _predict(fuser: EmotionFuser, samples: list[Sample]) -> list[Segment]:
+def readable(sample: Sample, reads: Iterable[str]) -> bool:
+    """Whether ``sample`` has a modality among ``reads`` (a model's modality names)."""
+    return bool(set(reads) & {m.value for m in sample.present()})
+
+
+def predict_segments(fuser: EmotionFuser, samples: list[Sample]) -> list[Segment]:
+    """One model call on ``samples`` (from :func:`iter_samples`); a :class:`Segment` for each."""
     results = fuser.predict_samples(samples, batch_size=len(samples), progress=False)
     return [
         Segment(

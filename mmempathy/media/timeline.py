@@ -121,22 +121,8 @@ class Timeline:
         w_<modality>..., incongruity, present, speech, text`` (a modality's columns are NaN where it was missing;
         ``speech`` is NaN where voice activity was not detected)."""
         mods = self.modality_names()
-        rows = []
-        for seg in self.segments:
-            row: dict[str, Any] = {"start": seg.start, "end": seg.end, "dominant": seg.dominant}
-            row.update({f"p_{label}": seg.probs.get(label, np.nan) for label in self.labels})
-            for mod in mods:
-                probs = seg.modalities.get(mod, {})
-                row.update({f"{mod}_p_{label}": probs.get(label, np.nan) for label in self.labels})
-            row.update({f"w_{mod}": seg.weights.get(mod, 0.0) for mod in mods})
-            row["incongruity"] = seg.incongruity
-            row["present"] = "+".join(seg.present)
-            row["speech"] = seg.speech if seg.speech is not None else np.nan
-            row["text"] = seg.text
-            rows.append(row)
-        columns = ["start", "end", "dominant", *(f"p_{label}" for label in self.labels)]
-        columns += [f"{m}_p_{label}" for m in mods for label in self.labels]
-        columns += [f"w_{m}" for m in mods] + ["incongruity", "present", "speech", "text"]
+        rows = [segment_row(seg, self.labels, mods) for seg in self.segments]
+        columns = segment_columns(self.labels, mods)
         return pd.DataFrame(rows, columns=columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -316,6 +302,28 @@ class Timeline:
     @property
     def end(self) -> float:
         return max((s.end for s in self.segments), default=0.0)
+
+
+def segment_columns(labels: tuple[str, ...], mods: list[str]) -> list[str]:
+    """The columns of :meth:`Timeline.to_dataframe` for ``labels`` and modalities ``mods``."""
+    columns = ["start", "end", "dominant", *(f"p_{label}" for label in labels)]
+    columns += [f"{m}_p_{label}" for m in mods for label in labels]
+    return columns + [f"w_{m}" for m in mods] + ["incongruity", "present", "speech", "text"]
+
+
+def segment_row(seg: Segment, labels: tuple[str, ...], mods: list[str]) -> dict[str, Any]:
+    """One row of :meth:`Timeline.to_dataframe` (NaN for a missing modality's probabilities)."""
+    row: dict[str, Any] = {"start": seg.start, "end": seg.end, "dominant": seg.dominant}
+    row.update({f"p_{label}": seg.probs.get(label, np.nan) for label in labels})
+    for mod in mods:
+        probs = seg.modalities.get(mod, {})
+        row.update({f"{mod}_p_{label}": probs.get(label, np.nan) for label in labels})
+    row.update({f"w_{mod}": seg.weights.get(mod, 0.0) for mod in mods})
+    row["incongruity"] = seg.incongruity
+    row["present"] = "+".join(seg.present)
+    row["speech"] = seg.speech if seg.speech is not None else np.nan
+    row["text"] = seg.text
+    return row
 
 
 def _steps(starts: np.ndarray, widths: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

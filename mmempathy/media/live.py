@@ -1,0 +1,167 @@
+"""Live input: a webcam, a network stream or a file played in real time, predicted window by window.
+
+:func:`~mmempathy.media.sources.parse_source` turns what a user types into a
+:class:`~mmempathy.media.sources.LiveSource` (cameras, network streams, standard input, files
+played in real time); :func:`stream` runs the same segmenting as
+:func:`~mmempathy.media.pipeline.predict_video` on it and yields each segment the moment its
+window has passed and the model has read it, as a :class:`LiveSegment` that also says how late
+it came (:attr:`LiveSegment.latency`).
+
+Latency is bounded: a window is emitted once both streams have passed its end, the voice activity
+detector has settled it and, with speech-to-text, Whisper has heard it. Live defaults
+(:data:`LIVE_DEFAULTS`) make Whisper transcribe at most 6 s of speech per call and wait at most
+2 s for more, instead of 28 s and 30 s for files, so text is never far behind. Memory is what the
+file pipeline holds: the open windows' frames and audio, nothing from before.
+
+Example:
+    >>> from mmempathy import EmotionFuser  # doctest: +SKIP
+    >>> fuser = EmotionFuser.from_pretrained("lite")  # doctest: +SKIP
+    >>> for seg in fuser.stream("rtsp://camera.local/stream"):  # doctest: +SKIP
+    ...     print(f"{seg.start:6.1f}s {seg.dominant:10s} {seg.latency:.2f}s late")
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmempathy.errors import InputError
+from mmempathy.media.sources import LiveSource, parse_source
+from mmempathy.media.timeline import Segment
+
+if TYPE_CHECKING:
+    from mmempathy.media.config import VideoConfig
+    from mmempathy.media.decode import AudioChunk, VideoFrame
+    from mmempathy.media.subtitles import Cue
+    from mmempathy.model import EmotionFuser
+
+# Settings that keep a live feed's results close behind it (VideoConfig field -> value).
+LIVE_DEFAULTS: dict[str, Any] = {"asr_max_chunk": 6.0, "asr_max_wait": 2.0, "progress": False}
+
+
+class Pacer:
+    """Passes decoded items on no sooner than their media time has passed on the wall clock.
+
+    Also keeps the wall-clock time at which media time 0 was live (:attr:`origin`), so that the
+    delay of each result (:meth:`latency`) can be told. Items that come in late (a slow source,
+    or a model that cannot keep up) pass at once; the lateness shows in the latency.
+
+    Args:
+        realtime: Sleep until each item is due; without it the source sets the pace.
+        speed: Media seconds per wall-clock second (2.0 plays a file twice as fast).
+    """
+
+    def __init__(
+        self,
+        realtime: bool,
+        *,
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if not speed > 0:
+            raise InputError(f"speed must be positive, got {speed}")
+        self.realtime = realtime
+        self.speed = speed
+        self.clock = clock
+        self.sleep = sleep
+        self.origin: float | None = None  # wall-clock time of media time 0
+        self.slept = 0.0  # seconds spent waiting for items to be due
+
+    def __call__(self, items: Iterable[VideoFrame | AudioChunk]) -> Iterator[VideoFrame | AudioChunk]:
+        for item in items:
+            due = getattr(item, "end", item.time) / self.speed  # audio is there once its last sample is
+            now = self.clock()
+            if self.origin is None:
+                self.origin = now - due
+            if self.realtime:
+                wait = self.origin + due - now
+                if wait > 0:
+                    self.sleep(wait)
+                    self.slept += wait
+            else:  # the earliest an item was there: results are measured against the source's best pace
+                self.origin = min(self.origin, now - due)
+            yield item
+
+    def latency(self, media_time: float) -> float | None:
+        """Wall-clock seconds since ``media_time`` was live (``None`` before anything was read)."""
+        if self.origin is None:
+            return None
+        return self.clock() - (self.origin + media_time / self.speed)
+
+
+@dataclass
+class LiveSegment(Segment):
+    """A :class:`~mmempathy.media.timeline.Segment` from a live feed.
+
+    Attributes:
+        latency: Seconds from the moment the segment's end was live to the moment its result was
+            ready (waiting for the streams, voice activity, speech-to-text and the model).
+        wall: Seconds since the feed was opened, when the result was ready.
+    """
+
+    latency: float | None = None
+    wall: float = 0.0
+
+
+def stream(
+    fuser: EmotionFuser,
+    source: str | int | Path | LiveSource,
+    subtitles: str | Path | list[Cue] | None = None,
+    *,
+    realtime: bool | None = None,
+    speed: float = 1.0,
+    config: VideoConfig | None = None,
+    **overrides: Any,
+) -> Iterator[LiveSegment]:
+    """Segments of a live source, each yielded as soon as it is predicted.
+
+    Args:
+        fuser: The model (its ``predict_samples`` is called on each segment as it closes).
+        source: A camera, URL, ``-`` or file (:func:`parse_source`), or a :class:`LiveSource`.
+        subtitles: Cues for a file played live (their times are media times).
+        realtime: Pace a file (or a fast server) to the wall clock; ``None``: files only.
+        speed: Playback speed of a paced source.
+        config: Segmenting settings; :data:`LIVE_DEFAULTS` and then keyword arguments override it.
+
+    Yields:
+        One :class:`LiveSegment` per window, cue or speech turn that had something to read, in
+        time order. Stop early by breaking out of the loop (or Ctrl-C): the source is closed.
+
+    Raises:
+        InputError: The source cannot be opened or read, or a setting is invalid.
+    """
+    from mmempathy.media.pipeline import _resolve, iter_samples, predict_segments, readable
+
+    live = source if isinstance(source, LiveSource) else parse_source(source, realtime=realtime)
+    config = _resolve(config, {**LIVE_DEFAULTS, **overrides})
+    processor = getattr(fuser, "processor", None)
+    pacer = Pacer(live.realtime, speed=speed)
+    opened = pacer.clock()
+    reads = {getattr(m, "value", m) for m in fuser.modalities}
+    samples = iter_samples(
+        live,
+        subtitles,
+        config=config,
+        face_size=config.face_size or getattr(processor, "face_size", None) or 112,
+        sample_rate=getattr(processor, "sample_rate", None) or 16_000,
+        modalities=reads,
+        pacer=pacer,
+    )
+    try:
+        for sample in samples:
+            if not readable(sample, reads):
+                continue
+            (segment,) = predict_segments(fuser, [sample])
+            latency = pacer.latency(segment.end)
+            yield LiveSegment(
+                **vars(segment),
+                latency=None if latency is None or not math.isfinite(latency) else latency,
+                wall=pacer.clock() - opened,
+            )
+    finally:
+        samples.close()  # the source is closed now, not at garbage collection
