@@ -360,6 +360,13 @@ class EmotionFuser(nn.Module):
 
         return predict_video(self, path, subtitles=subtitles, transcript=transcript, **kwargs)
 
+    def stream(self, source: Any, subtitles: str | Path | None = None, **kwargs: Any) -> Any:
+        """Segments of a camera, network stream, ``-`` (stdin) or file played live, yielded as each is
+        predicted; see :func:`mmempathy.media.live.stream`."""
+        from mmempathy.media.live import stream
+
+        return stream(self, source, subtitles, **kwargs)
+
     def feedback(self, item: Any, label: str | int, *, user: str | None = None, store: Any = None) -> int:
         """Record a correction (see :mod:`mmempathy.feedback`): the item's encoder outputs, ``label``,
         ``user`` and the time go into the feedback store (``store``: a path; default beside the weights).
