@@ -1,0 +1,239 @@
+"""Live input: sources, pacing, EmotionFuser.stream, and ``mmempathy live`` on streams served here
+(a loopback HTTP server, a pipe into standard input, a file played in real time)."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import http.server
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from mmempathy import EmotionFuser
+from mmempathy.errors import InputError
+from mmempathy.media.decode import AudioChunk, VideoFrame
+from mmempathy.media.live import LiveSegment, Pacer
+from mmempathy.media.sources import parse_source
+from mmempathy.media.synthetic import draw_face, tone, write_clip
+
+FPS = 10
+CLI = [sys.executable, "-m", "mmempathy.cli", "live"]
+QUICK = ["--model", "tiny", "--no-vad", "--asr", "off", "--window", "2", "--hop", "2"]
+
+
+def frames(seconds: float):
+    for i in range(round(seconds * FPS)):
+        image = np.full((120, 160, 3), 90, np.uint8)
+        draw_face(image, (70 + i % 20, 60), 30, smile=np.sin(i / 5))
+        yield image
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    root = tmp_path_factory.mktemp("live")
+    return {
+        "clip": write_clip(root / "clip.mp4", frames(6.0), fps=FPS, audio=tone(6.0)),
+        "ts": write_clip(root / "clip.ts", frames(6.0), fps=FPS, audio=tone(6.0)),  # streamable: for a pipe
+        "long": write_clip(root / "long.mp4", frames(30.0), fps=FPS, audio=tone(30.0)),
+        "root": root,
+    }
+
+
+@pytest.fixture(scope="module")
+def fuser():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tiny model is untrained on purpose
+        model = EmotionFuser.from_pretrained("tiny")
+        model.warn_if_untrained()
+    return model
+
+
+@pytest.fixture(scope="module")
+def server(media):
+    """The clips served over HTTP on the loopback interface."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(media["root"])))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="camera names are per platform")
+def test_cameras_are_v4l2_devices_on_linux():
+    for given in ("0", 0, "/dev/video0"):
+        source = parse_source(given)
+        assert (source.url, source.format, source.kind, source.realtime) == ("/dev/video0", "v4l2", "camera", False)
+    assert parse_source("2", options={"video_size": "640x480"}).options == {"video_size": "640x480"}
+
+
+def test_streams_stdin_and_files(media):
+    rtsp = parse_source("rtsp://10.0.0.5:554/live")
+    assert rtsp.options == {"rtsp_transport": "tcp"} and not rtsp.realtime and rtsp.kind == "network"
+    assert parse_source("rtsp://h/s", options={"rtsp_transport": "udp"}).options["rtsp_transport"] == "udp"
+    assert parse_source("http://h/a.m3u8").options["reconnect"] == "1"
+    stdin = parse_source("-", fmt="mpegts")
+    assert (stdin.url, stdin.format, stdin.kind) == ("pipe:0", "mpegts", "stdin")
+    played = parse_source(media["clip"])
+    assert played.kind == "file" and played.realtime and played.format is None
+    assert not parse_source(media["clip"], realtime=False).realtime
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [("ftp://host/file", "unknown stream scheme 'ftp'"), ("no/such/clip.mp4", "media file not found")],
+)
+def test_bad_sources_are_named(source, message):
+    with pytest.raises(InputError, match=message):
+        parse_source(source)
+    with pytest.raises(InputError, match="timeout must be positive"):
+        parse_source("rtsp://h/s", timeout=0)
+
+
+def test_a_source_that_does_not_answer_is_one_error(fuser):
+    with pytest.raises(InputError, match="cannot open live source http://127.0.0.1:9/"):
+        next(fuser.stream("http://127.0.0.1:9/nothing.mp4", asr="off"))
+
+
+# --- pacing --------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+def items():
+    yield VideoFrame(0.0, np.zeros((2, 2, 3), np.uint8))
+    yield AudioChunk(0.0, np.zeros(16_000, np.float32))  # due when its last sample is: at 1 s
+    yield VideoFrame(1.5, np.zeros((2, 2, 3), np.uint8))
+
+
+@pytest.mark.parametrize("speed", [1.0, 2.0])
+def test_a_paced_source_waits_for_each_item(speed):
+    clock = FakeClock()
+    pacer = Pacer(True, speed=speed, clock=clock, sleep=clock.sleep)
+    assert len(list(pacer(items()))) == 3
+    assert clock.sleeps == [1.0 / speed, 0.5 / speed]
+    clock.now += 0.25  # a result ready a quarter second after the last item (media time 1.5 s) was due
+    assert pacer.latency(1.5) == pytest.approx(0.25)
+    assert pacer.latency(1.0) == pytest.approx(0.25 + 0.5 / speed)
+
+
+def test_an_unpaced_source_never_waits_and_keeps_its_best_pace():
+    clock = FakeClock()
+    pacer = Pacer(False, clock=clock, sleep=clock.sleep)
+    for _item in pacer(items()):
+        clock.now += 0.1  # the source delivers faster than real time
+    assert clock.sleeps == [] and pacer.slept == 0
+    assert pacer.origin == pytest.approx(100.2 - 1.5)  # the last frame came earliest relative to its time
+    with pytest.raises(InputError, match="speed must be positive"):
+        Pacer(True, speed=0)
+
+
+# --- EmotionFuser.stream -------------------------------------------------------------------
+
+
+def test_stream_gives_the_file_pipeline_segments(fuser, media):
+    live = list(fuser.stream(media["clip"], realtime=False, window=2.0, hop=2.0, vad=False))
+    timeline = fuser.predict_video(media["clip"], window=2.0, hop=2.0, vad=False)
+    assert all(isinstance(seg, LiveSegment) for seg in live)
+    assert [(s.start, s.end) for s in live] == [(s.start, s.end) for s in timeline] == [(0, 2), (2, 4), (4, 6)]
+    for got, want in zip(live, timeline):
+        assert got.probs == pytest.approx(want.probs, abs=1e-5) and got.present == want.present
+    walls = [s.wall for s in live]
+    assert walls == sorted(walls) and all(np.isfinite(s.latency) for s in live)
+
+
+def test_a_file_played_live_comes_out_as_it_plays(fuser, media):
+    started = time.monotonic()
+    live = []
+    for seg in fuser.stream(media["clip"], speed=3.0, window=1.0, hop=1.0, vad=False, asr="off"):
+        live.append((seg, time.monotonic() - started))
+    elapsed = time.monotonic() - started
+    assert len(live) == 6 and elapsed >= 6.0 / 3.0 - 0.05  # paced: 6 s of media at 3x take 2 s at least
+    assert live[0][1] < 6.0 / 3.0  # the first result came while the file was still playing
+    # no result before its window's end was live, none far behind it (the tiny model is quick)
+    assert all(-0.05 <= seg.latency < 2.0 for seg, _ in live)
+
+
+def test_an_http_stream_is_read_as_it_arrives(fuser, media, server):
+    url = f"{server}/clip.mp4"
+    live = list(fuser.stream(url, window=2.0, hop=2.0, vad=False))
+    timeline = fuser.predict_video(media["clip"], window=2.0, hop=2.0, vad=False)
+    assert [(s.start, s.end) for s in live] == [(s.start, s.end) for s in timeline]
+    for got, want in zip(live, timeline):
+        assert got.probs == pytest.approx(want.probs, abs=1e-5)
+
+
+def test_breaking_out_closes_the_source(fuser, media):
+    segments = fuser.stream(media["long"], realtime=False, window=1.0, hop=1.0, vad=False, asr="off")
+    first = next(segments)
+    segments.close()
+    assert first.start == 0.0
+    with pytest.raises(StopIteration):
+        next(segments)
+
+
+# --- mmempathy live ------------------------------------------------------------------------
+
+
+def test_cli_reads_a_pipe_into_json_lines(media):
+    with open(media["ts"], "rb") as stdin:
+        done = subprocess.run([*CLI, "-", *QUICK], stdin=stdin, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(round(x["start"], 1), round(x["end"], 1)) for x in lines] == [(0, 2), (2, 4), (4, 6)]
+    assert all(sum(x["probs"].values()) == pytest.approx(1, abs=1e-4) and "latency" in x for x in lines)
+    assert "live: 3 segment(s)" in done.stderr
+
+
+def test_ctrl_c_ends_cleanly_with_every_finished_segment_written(media, tmp_path):
+    table = tmp_path / "live.csv"
+    cmd = [*CLI, str(media["long"]), *QUICK, "--window", "1", "--hop", "1", "--csv", str(table)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = [proc.stdout.readline(), proc.stdout.readline()]  # played in real time: a line a second
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=60)
+    lines += rest.splitlines()
+    assert proc.returncode == 0, err
+    records = [json.loads(line) for line in lines if line.strip()]  # every line whole
+    assert 2 <= len(records) < 30  # stopped early
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["start"]) for r in rows] == [x["start"] for x in records]
+    assert "live: stopped" in err and f"live: {len(records)} segment(s)" in err
+
+
+def test_cli_bad_input_is_one_line(media):
+    for args, message in [
+        (["http://127.0.0.1:9/x.mp4", *QUICK, "--timeout", "2"], "cannot open live source"),
+        ([str(media["clip"]), "--option", "novalue", *QUICK], "--option takes KEY=VALUE"),
+        ([str(media["clip"]), "--csv", "out.txt", *QUICK], ".csv"),
+    ]:
+        done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
