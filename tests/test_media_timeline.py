@@ -97,9 +97,35 @@ def test_plot_writes_a_png(timeline, tmp_path):
     ax = fig.axes[0]
     assert ax.get_ylabel() == "probability (fused)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(LABELS)[::-1]  # as stacked
-    assert fig.axes[2].get_xlabel() == "time (s)" and fig.axes[2].get_ylabel() == "incongruity"
-    heights = [bar.get_height() for bar in fig.axes[2].patches]
+    assert fig.axes[3].get_xlabel() == "time (s)" and fig.axes[3].get_ylabel() == "incongruity"
+    heights = [bar.get_height() for bar in fig.axes[3].patches]
     assert heights == pytest.approx([s.incongruity for s in timeline])
+
+
+def test_plot_shows_each_modality_where_it_was_present_in_its_own_top_colour(timeline):
+    from matplotlib.colors import to_hex
+
+    from mmempathy.media.timeline import _colors
+
+    strip = timeline.plot().axes[2]
+    mods = ["text", "audio", "face"]
+    assert [t.get_text() for t in strip.get_yticklabels()] == mods
+    rects = []  # (x0, x1, y0, y1, colour) of every bar drawn
+    for bars in strip.collections:
+        for path, color in zip(bars.get_paths(), np.broadcast_to(bars.get_facecolor(), (len(bars.get_paths()), 4))):
+            (x0, y0), (x1, y1) = path.vertices.min(0), path.vertices.max(0)
+            rects.append((x0, x1, y0, y1, to_hex(color)))
+
+    def colour_at(x, row):
+        hits = [c for x0, x1, y0, y1, c in rects if x0 <= x <= x1 and y0 <= row <= y1]
+        assert len(hits) <= 1
+        return hits[0] if hits else None
+
+    colors = _colors(LABELS)
+    for s in timeline:
+        for row, m in enumerate(mods):
+            want = to_hex(colors[max(s.modalities[m], key=s.modalities[m].get)]) if m in s.modalities else None
+            assert colour_at((s.start + s.end) / 2, row) == want, (s.start, m)  # blank where it was missing
 
 
 def test_empty_timeline_still_serialises_and_plots(tmp_path):

@@ -219,8 +219,9 @@ class Timeline:
     # --- plotting -------------------------------------------------------------------------------
 
     def plot(self, path: str | Path | None = None, *, title: str | None = None, figsize=(11, 4.5)):
-        """Stacked fused probabilities over time, with a band of the dominant emotion and a strip of the
-        modalities' incongruity (0 agree .. 1 disagree) below.
+        """Stacked fused probabilities over time, with a band of the dominant emotion, one row per modality
+        (coloured by that modality's own top emotion where it was present, blank where it was missing)
+        and a strip of the modalities' incongruity (0 agree .. 1 disagree) below.
 
         Up to :data:`CROWDED` segments each is a bar; beyond that (an hour at 3-s windows is 1,200)
         bars would be thinner than a pixel and segment-to-segment noise would hide the trend, so
@@ -242,7 +243,9 @@ class Timeline:
         if path is not None:
             check_output_path(path, PLOT_FORMATS)  # before drawing, which takes a while for long timelines
         fig = Figure(figsize=figsize)
-        ax, band, clash = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [5, 1, 1], "hspace": 0.08})
+        mods = self.modality_names()
+        ratios = [5, 1, 0.35 * max(1, len(mods)), 1]
+        ax, band, heard, clash = fig.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": ratios, "hspace": 0.08})
         colors = _colors(self.labels)
         starts = np.array([s.start for s in self.segments], dtype=float)
         # Overlapping windows would hide each other: each bar reaches the next segment's start.
@@ -285,6 +288,7 @@ class Timeline:
                 band.text((run_start + run_end) / 2, 0, label, ha="center", va="center", fontsize=8)
         band.set_yticks([0], ["dominant"])
         band.set_ylim(-0.5, 0.5)
+        _presence(heard, self.segments, mods, starts, widths, colors)
         clash.set_ylim(0, 1)
         clash.set_yticks([0, 1], ["0", "1"])
         clash.set_ylabel("incongruity", rotation=0, ha="right", va="center", fontsize=8)
@@ -302,6 +306,20 @@ class Timeline:
     @property
     def end(self) -> float:
         return max((s.end for s in self.segments), default=0.0)
+
+
+def _presence(ax, segments: list[Segment], mods: list[str], starts, widths, colors: dict[str, str]) -> None:
+    """One row per modality: coloured by that modality's own top emotion where it was present, blank
+    where it was missing, so absences and disagreements show at a glance."""
+    for row, mod in enumerate(mods):
+        names = [max(seg.modalities[mod], key=seg.modalities[mod].get) if mod in seg.modalities else None
+                 for seg in segments]  # fmt: skip
+        for label, run_start, run_end in _runs(names, starts, starts + widths):
+            if label is not None:
+                ax.broken_barh([(run_start, run_end - run_start)], (row - 0.4, 0.8), color=colors[label], lw=0)
+    ax.set_yticks(range(len(mods)), mods, fontsize=8)
+    ax.set_ylim(max(1, len(mods)) - 0.5, -0.5)  # the first modality on top
+    ax.tick_params(axis="y", length=0)
 
 
 def segment_columns(labels: tuple[str, ...], mods: list[str]) -> list[str]:
