@@ -19,17 +19,24 @@ def test_clip_csv_decodes_audio_faces_and_labels(tmp_path):
     from mmempathy.media.synthetic import draw_face, tone, write_clip
 
     frames = []
-    for _ in range(10):
-        image = np.full((120, 160, 3), 200, np.uint8)
-        frames.append(draw_face(image, (80, 60), 70, smile=1.0))
-    write_clip(tmp_path / "a.mp4", frames, fps=10, audio=tone(1.0))
+    for i in range(20):
+        image = np.full((180, 320, 3), 90, np.uint8)
+        frames.append(draw_face(image, (150 + i, 90), 40, smile=1.0))
+    write_clip(tmp_path / "a.mp4", frames, fps=10, audio=tone(2.0))
     (tmp_path / "clips.csv").write_text("path,label,text\na.mp4,joy,what a day\na.mp4,1,\n")
     ds = ClipDataset.from_csv(tmp_path / "clips.csv", labels=("anger", "joy"), face_size=32, max_faces=3)
     first, second = ds[0], ds[1]
     assert (first.label, first.text, second.label, second.text) == (1, "what a day", 1, None)
-    assert first.sample_rate == 16000 and abs(len(first.audio) / 16000 - 1.0) < 0.1
-    if first.faces is not None:  # OpenCV's detector may or may not see the drawn face
-        assert first.faces.shape[1:] == (32, 32, 3) and len(first.faces) <= 3
+    assert first.sample_rate == 16000 and abs(len(first.audio) / 16000 - 2.0) < 0.1
+    assert first.faces.shape == (3, 32, 32, 3)  # 2 s sampled at 2 fps: four frames, thinned to three
+    # the same inputs as inference: the video pipeline's one window over the whole clip
+    from mmempathy.media.pipeline import VideoConfig, iter_samples
+
+    (whole,) = iter_samples(
+        tmp_path / "a.mp4", config=VideoConfig(window=2.0, hop=2.0, max_faces=3, vad=False, asr="off"), face_size=32
+    )
+    np.testing.assert_array_equal(first.faces, whole.faces)
+    np.testing.assert_array_equal(first.audio, whole.audio)
     (tmp_path / "bad.csv").write_text("path,label\na.mp4,happy\n")
     with pytest.raises(InputError, match="unknown label"):
         ClipDataset.from_csv(tmp_path / "bad.csv", labels=("anger", "joy"))

@@ -211,7 +211,8 @@ def load_clip(
 ) -> tuple[np.ndarray | None, int | None, np.ndarray | None]:
     """Decode an audio-visual clip into ``(audio, sample_rate, faces)`` for a ``Sample``.
 
-    The hook between the adapters and ``mmempathy.media``: audio is the whole track at 16 kHz mono;
+    The hook between the adapters and ``mmempathy.media``, decoding as inference does
+    (:func:`mmempathy.media.pipeline.clip_inputs`): audio is the whole track at 16 kHz mono;
     faces are crops of the clip's main face (the most persistent track) from frames sampled at
     ``fps``, evenly thinned to at most ``max_frames``, ``[F, S, S, 3]`` uint8 RGB. Either is ``None``
     when the clip has no audio track or no face was found. PyAV is imported only here, so text-only
@@ -220,16 +221,9 @@ def load_clip(
     Example:
         >>> audio, sr, faces = load_clip("train_splits/dia0_utt0.mp4")  # doctest: +SKIP
     """
-    from mmempathy.media.decode import iter_frames
-    from mmempathy.media.decode import load_audio as decode_audio
-    from mmempathy.media.faces import FaceExtractor
+    from mmempathy.media.pipeline import clip_inputs
 
-    audio = decode_audio(path, SAMPLE_RATE)
-    extractor = FaceExtractor(face_size, max_faces=1)
-    crops = extractor.main_crops([extractor(f.image, f.time) for f in iter_frames(path, fps)])
-    if len(crops) > max_frames:
-        crops = [crops[i] for i in np.linspace(0, len(crops) - 1, max_frames).round().astype(int)]
-    faces = np.stack(crops) if crops else None
+    audio, faces = clip_inputs(path, face_size=face_size, fps=fps, max_faces=max_frames, sample_rate=SAMPLE_RATE)
     return audio, SAMPLE_RATE if audio is not None else None, faces
 
 

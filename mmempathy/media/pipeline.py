@@ -531,6 +531,34 @@ class _Assembler:
         return np.ascontiguousarray(samples, dtype=np.float32)
 
 
+WHOLE = 1e9  # seconds: a window longer than any clip, cut where the clip ends
+
+
+def clip_inputs(
+    path: str | Path, *, face_size: int = 112, fps: float = 2.0, max_faces: int = 16, sample_rate: int = SAMPLE_RATE
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A whole clip's audio and main-face crops, decoded exactly as :func:`predict_video` decodes a segment.
+
+    The one path from a clip to model inputs: datasets (:func:`mmempathy.data.base.load_clip`) and
+    training (:class:`mmempathy.train.data.ClipDataset`) use it, so they see what inference sees.
+
+    Returns:
+        ``(audio, faces)``: mono float32 at ``sample_rate`` (``None`` without an audio track, or
+        under 0.1 s), and ``[F, face_size, face_size, 3]`` uint8 crops of the main face from frames
+        sampled at ``fps``, evenly thinned to ``max_faces`` (``None`` where no face was found).
+
+    Raises:
+        InputError: The file is missing, not media, or holds nothing that decodes.
+    """
+    config = VideoConfig(
+        fps=fps, window=WHOLE, hop=WHOLE, max_faces=max_faces, min_segment=0.0, vad=False, asr="off", progress=False
+    )
+    samples = list(
+        iter_samples(path, config=config, face_size=face_size, sample_rate=sample_rate, modalities=("audio", "face"))
+    )
+    return samples[0].audio, samples[0].faces
+
+
 def readable(sample: Sample, reads: Iterable[str]) -> bool:
     """Whether ``sample`` has a modality among ``reads`` (a model's modality names)."""
     return bool(set(reads) & {m.value for m in sample.present()})

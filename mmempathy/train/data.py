@@ -162,7 +162,9 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         path, label, text = self.items[index]
-        audio, faces = decode_clip(path, face_size=self.face_size, fps=self.fps, max_faces=self.max_faces)
+        from mmempathy.media.pipeline import clip_inputs
+
+        audio, faces = clip_inputs(path, face_size=self.face_size, fps=self.fps, max_faces=self.max_faces)
         return Sample(
             text=text,
             audio=audio,
@@ -171,29 +173,6 @@ class ClipDataset(torch.utils.data.Dataset):
             label=label,
             meta={"path": path},
         )
-
-
-def decode_clip(path: str, *, face_size: int, fps: float, max_faces: int) -> tuple[np.ndarray | None, Any]:
-    """``(audio, faces)`` of one clip: 16 kHz mono audio (or ``None``) and main-face crops (or ``None``)."""
-    from mmempathy.media.decode import AudioChunk, VideoFrame, iter_media
-    from mmempathy.media.faces import FaceExtractor
-
-    extractor = FaceExtractor(face_size)
-    chunks, frames = [], []
-    for item in iter_media(path, fps=fps, sample_rate=16000):
-        if isinstance(item, AudioChunk):
-            chunks.append(item)
-        elif isinstance(item, VideoFrame):
-            frames.append(extractor(item.image, item.time))
-    audio = None
-    if chunks:
-        head = np.zeros(max(0, round(chunks[0].time * 16000)), dtype=np.float32)
-        audio = np.concatenate([head] + [c.samples for c in chunks])
-        audio = audio if len(audio) >= 0.1 * 16000 else None
-    crops = extractor.main_crops(frames)
-    if len(crops) > max_faces:
-        crops = [crops[i] for i in np.linspace(0, len(crops) - 1, max_faces).round().astype(int)]
-    return audio, (np.stack(crops) if crops else None)
 
 
 class FeatureDataset(torch.utils.data.Dataset):
