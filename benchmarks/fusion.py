@@ -34,7 +34,7 @@ from mmempathy import EmotionFuser, Sample
 from mmempathy.bench import BenchConfig, run_benchmark
 from mmempathy.bench.combos import evaluate_combos, keep_modalities, lite_pools
 from mmempathy.bench.evaluate import head_metrics, predict
-from mmempathy.data import get_dataset, load_audio
+from mmempathy.data import get_dataset, read_sound_file
 from mmempathy.data.combined import LabelMatched
 from mmempathy.data.ravdess import NATIVE_LABELS, label_map, parse_name
 from mmempathy.labels import DEFAULT_LABELS
@@ -97,7 +97,7 @@ def tess(root: Path) -> list[Sample]:
     }
     samples = []
     for path in sorted(root.glob("*/*.flac")):
-        audio, rate = load_audio(path)
+        audio, rate = read_sound_file(path)
         samples.append(
             Sample(audio=audio, sample_rate=rate, label=DEFAULT_LABELS.index(names[path.stem.split("_")[-1]]))
         )

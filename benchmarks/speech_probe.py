@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from mmempathy.config import SpeechEncoderConfig
 from mmempathy.data import default_data_root, get_dataset
-from mmempathy.data.base import load_audio
+from mmempathy.data.base import read_sound_file
 from mmempathy.data.ravdess import NATIVE_LABELS
 from mmempathy.encoders.whisper import KNOWN_ARCH, WhisperSpeechEncoder
 
@@ -94,7 +94,7 @@ def extract(name: str, paths: list[str], cache: Path, *, pad_seconds: float = 0.
             return data["states"]
     encoder = build(name, pad_seconds=pad_seconds, layer=layer)
     states = np.stack(
-        [pooled_states(encoder, load_audio(p)[0]) for p in tqdm(paths, desc=tag, unit="clip", mininterval=10)]
+        [pooled_states(encoder, read_sound_file(p)[0]) for p in tqdm(paths, desc=tag, unit="clip", mininterval=10)]
     )
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(file, states=states, paths=np.array(paths))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from data_fixtures import write_wav
 
-from mmempathy.data import EmotionDataset, LabelMap, get_dataset, group_kfold, list_datasets, load_audio
+from mmempathy.data import EmotionDataset, LabelMap, get_dataset, group_kfold, list_datasets, read_sound_file
 from mmempathy.errors import InputError
 from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.sample import Sample
@@ -54,10 +54,10 @@ def test_group_kfold_is_disjoint_and_complete():
 
 def test_load_audio_stereo_48k_to_mono_16k(tmp_path):
     wave = write_wav(tmp_path / "x.wav", seconds=0.5, sample_rate=48_000, channels=2)
-    audio, sr = load_audio(tmp_path / "x.wav")
+    audio, sr = read_sound_file(tmp_path / "x.wav")
     assert sr == 16_000 and audio.dtype == np.float32 and audio.shape == (8000,)
     # the 220 Hz tone survives resampling: compare with the 48 kHz tone decimated by 3
     np.testing.assert_allclose(audio[200:-200], wave[::3][200:-200], atol=2e-3)
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     with pytest.raises(InputError, match="cannot read audio"):
-        load_audio(tmp_path / "bad.wav")
+        read_sound_file(tmp_path / "bad.wav")

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from data_fixtures import shared, write_video, write_wav
 
-from mmempathy.data import RAVDESS, load_audio
+from mmempathy.data import RAVDESS, read_sound_file
 from mmempathy.data.ravdess import actor_folds, parse_name
 from mmempathy.errors import InputError
 
@@ -41,8 +41,8 @@ def test_real_audio_matches_its_48k_original():
     assert item.meta["id"] == "03-01-01-01-01-01-01" and item.sample_rate == 16_000
     original = root / "original_48k" / "Actor_01" / "03-01-02-01-01-02-01.wav"  # a stereo original
     assert sf.info(str(original)).channels == 2
-    wave, sr = load_audio(original)
-    flac, _ = load_audio(root / "Actor_01" / "03-01-02-01-01-02-01.flac")
+    wave, sr = read_sound_file(original)
+    flac, _ = read_sound_file(root / "Actor_01" / "03-01-02-01-01-02-01.flac")
     assert sr == 16_000 and wave.ndim == 1 and abs(len(wave) - len(flac)) <= 1
     assert np.corrcoef(wave[: len(flac)], flac[: len(wave)])[0, 1] > 0.99
     assert len(RAVDESS(root / "original_48k", "train")) == 10

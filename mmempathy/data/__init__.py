@@ -17,8 +17,8 @@ from mmempathy.data.base import (
     LabelMap,
     default_data_root,
     group_kfold,
-    load_audio,
     load_clip,
+    read_sound_file,
 )
 from mmempathy.data.cremad import CremaD
 from mmempathy.data.fer2013 import FER2013
@@ -80,6 +80,6 @@ __all__ = [
     "get_dataset",
     "group_kfold",
     "list_datasets",
-    "load_audio",
     "load_clip",
+    "read_sound_file",
 ]

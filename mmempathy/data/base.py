@@ -141,7 +141,7 @@ class EmotionDataset(torch.utils.data.Dataset):
         meta = stub.meta
         loaded: dict = {}
         if meta.get("audio_path") is not None:
-            loaded["audio"], loaded["sample_rate"] = load_audio(meta["audio_path"])
+            loaded["audio"], loaded["sample_rate"] = read_sound_file(meta["audio_path"])
         if meta.get("image_path") is not None:
             loaded["faces"] = load_gray_image(meta["image_path"])[None]
         if self.decode_clips and meta.get("video") is not None:
@@ -176,11 +176,13 @@ class EmotionDataset(torch.utils.data.Dataset):
         return f"{type(self).__name__}(split={self.split!r}, n={len(self)}, labels={list(self.labels)})"
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int]:
-    """Read a sound file as mono float32 at ``sample_rate`` (channel mean, polyphase resampling).
+def read_sound_file(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, int]:
+    """Read a sound file (WAV, FLAC ...: libsndfile) as ``(wave, sample_rate)``, mono float32 at
+    ``sample_rate`` (channel mean, polyphase resampling). Any media file's audio track, without the
+    rate: :func:`mmempathy.media.decode.load_audio`.
 
     Example:
-        >>> wave, sr = load_audio("03-01-05-01-01-01-01.wav")  # doctest: +SKIP
+        >>> wave, sr = read_sound_file("03-01-05-01-01-01-01.wav")  # doctest: +SKIP
     """
     import soundfile as sf
 
