@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from mmempathy.modality import Modality
+
+if TYPE_CHECKING:  # annotations only: EmotionResult and incongruity serve the torch-free ONNX runtime too
+    import torch
 
 
 @dataclass

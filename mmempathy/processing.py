@@ -7,24 +7,36 @@ error.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from mmempathy.config import FaceEncoderConfig, ModelConfig, SpeechEncoderConfig
 from mmempathy.errors import InputError
 from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 
+if TYPE_CHECKING:  # torch loads where tensors are made (collate), so the ONNX runtime validates without it
+    import torch
+
 MIN_AUDIO_SECONDS = 0.1
 # Rates outside this range are a mistake (a rate of 1 Hz would be upsampled 16,000 times).
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384_000
 # Float audio is in [-1, 1]; a little overshoot happens after processing, a peak past this does not.
 MAX_FLOAT_PEAK = 2.0
+
+
+def as_array(x: Any) -> np.ndarray:
+    """``x`` as a NumPy array; a torch tensor is first moved to the CPU (torch is looked up, not imported:
+    where it is not loaded, no tensor can exist)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
 
 
 def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
@@ -48,7 +60,7 @@ def prepare_audio(audio: Any, sample_rate: int | None, config: SpeechEncoderConf
             f"sample_rate {sample_rate} Hz is outside the accepted range {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz"
         )
     try:
-        wave = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+        wave = as_array(audio)
     except (TypeError, ValueError) as err:  # ragged lists and the like
         raise InputError(f"audio is not an array of samples: {err}") from None
     if wave.dtype.kind == "i":
@@ -86,7 +98,7 @@ def prepare_faces(faces: Any, config: FaceEncoderConfig) -> np.ndarray:
     """``[F, C, H, W]`` float32 crops, resized, converted to the encoder's channels and normalised."""
     frames = list(faces) if isinstance(faces, (list, tuple)) else None
     if frames is None:
-        array = faces.detach().cpu().numpy() if isinstance(faces, torch.Tensor) else np.asarray(faces)
+        array = as_array(faces)
         array = _channels_last(array)
         frames = list(array) if array.ndim == 4 or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)) else [array]
     if not frames:
@@ -177,7 +189,7 @@ def prepare_features(features: Any, input_dim: int, name: str) -> np.ndarray:
     return feats
 
 
-def pad_stack(items: list[np.ndarray | None]) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_arrays(items: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
     """Stack arrays of unequal first dimension: zeros and a False mask where padded or missing."""
     ref = next(x for x in items if x is not None)
     length = max(len(x) for x in items if x is not None)
@@ -186,6 +198,14 @@ def pad_stack(items: list[np.ndarray | None]) -> tuple[torch.Tensor, torch.Tenso
     for i, x in enumerate(items):
         if x is not None:
             out[i, : len(x)], mask[i, : len(x)] = x, True
+    return out, mask
+
+
+def pad_stack(items: list[np.ndarray | None]) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`pad_arrays` as tensors."""
+    import torch
+
+    out, mask = pad_arrays(items)
     return torch.from_numpy(out), torch.from_numpy(mask)
 
 
@@ -199,6 +219,9 @@ class Processor:
         >>> sorted(batch[Modality.TEXT])
         ['attention_mask', 'input_ids']
     """
+
+    # how padded arrays become the batch's values (tensors here; the ONNX runtime's processor keeps arrays)
+    pad = staticmethod(pad_stack)
 
     def __init__(self, config: ModelConfig, tokenizer: Any = None) -> None:
         self.config = config
@@ -261,20 +284,22 @@ class Processor:
             if all(x is None for x in items):
                 continue
             if self.config.encoder(m).kind == "features":
-                feats, mask = pad_stack(items)
+                feats, mask = self.pad(items)
                 batch[m] = {"features": feats, "mask": mask}
             elif m is Modality.TEXT:
                 batch[m] = self.tokenize(items)
             elif m is Modality.AUDIO:
-                wave, mask = pad_stack(items)
+                wave, mask = self.pad(items)
                 batch[m] = {"waveform": wave, "mask": mask}
             else:
-                pixels, mask = pad_stack(items)
+                pixels, mask = self.pad(items)
                 batch[m] = {"pixels": pixels, "mask": mask}
         return batch
 
     def tokenize(self, texts: list[str | None]) -> dict[str, torch.Tensor]:
         """Token ids and attention mask; missing texts get an all-zero mask row."""
+        import torch
+
         enc = self.tokenizer(
             [t or "" for t in texts],
             padding=True,

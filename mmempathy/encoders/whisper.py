@@ -170,7 +170,8 @@ class WhisperEncoderModule(nn.Module):
         keep = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
         x = x + self.embed_positions.weight[: x.shape[1]]
         states = [x]
-        attn_keep = None if bool(keep.all()) else keep
+        # no mask when nothing is padded (the faster kernel); an export keeps the mask, since the test reads data
+        attn_keep = keep if torch.compiler.is_exporting() or not bool(keep.all()) else None
         for layer in self.layers:
             if self.checkpointing and self.training and torch.is_grad_enabled():
                 x = checkpoint(layer, x, attn_keep, use_reentrant=False)
@@ -376,7 +377,14 @@ class WhisperSpeechEncoder(nn.Module):
             mel_mask = torch.arange(width, device=mask.device)[None, :] < mel_lengths[:, None]
         else:
             mel_mask = mask
-        states, _ = self.model(*self.logmel(waveform, mel_mask))
+        return self.encode_mel(*self.logmel(waveform, mel_mask), lengths)
+
+    def encode_mel(
+        self, feats: torch.Tensor, frame_mask: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens and mask from log-mel frames ``[b, f, t]``, their mask and each item's count of valid samples:
+        ``forward`` after the front end (what :mod:`mmempathy.onnx` exports)."""
+        states, _ = self.model(feats, frame_mask)
         if self.layer_weights is None:
             out = states[-1]
         else:
