@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,9 @@ from mmempathy.modality import Modality
 from mmempathy.output import EmotionResult, FuserOutput, incongruity
 from mmempathy.processing import Processor
 from mmempathy.sample import Sample
+
+if TYPE_CHECKING:
+    from mmempathy.onnx import OnnxEmotionFuser
 
 Batch = dict[Modality, dict[str, torch.Tensor]]
 Encoded = dict[Modality, tuple[torch.Tensor, torch.Tensor]]
@@ -486,6 +489,20 @@ class EmotionFuser(nn.Module):
         if adapter is not None:
             model.use_adapter(adapter)
         return model
+
+    @staticmethod
+    def from_onnx(
+        directory: str | Path, *, providers: Sequence[str] | None = None, threads: int | None = None
+    ) -> OnnxEmotionFuser:
+        """An export of ``mmempathy export-onnx`` (:func:`mmempathy.onnx.export_onnx`), predicting with
+        onnxruntime: the same ``predict``, ``predict_samples`` and ``predict_video``, no torch at run time.
+
+        ``providers`` are onnxruntime's execution providers (default: CPU), ``threads`` its threads per graph.
+        Raises :class:`CheckpointError` when ``directory`` is not an export.
+        """
+        from mmempathy.onnx import OnnxEmotionFuser
+
+        return OnnxEmotionFuser(directory, providers=providers, threads=threads)
 
     @classmethod
     def _from_directory(cls, path: Path) -> EmotionFuser:
