@@ -1,7 +1,8 @@
 """Predict every video/audio file in a folder and write all the timelines to one CSV.
 
 A file's subtitles are used when ``<name>.srt`` or ``<name>.vtt`` sits beside it. Files that cannot
-be read are reported and skipped.
+be read are reported and skipped. For an archive (resumable, parquet, on Ray) use
+``mmempathy predict-corpus`` (:mod:`mmempathy.corpus`), which finds files and subtitles the same way.
 
     python examples/batch_folder.py                                  # examples/demo -> timelines.csv
     python examples/batch_folder.py clips/ --out clips.csv --model lite
@@ -15,12 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from mmempathy import EmotionFuser, InputError
-
-MEDIA = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4a", ".mp3", ".wav", ".flac", ".ogg"}
-
-
-def subtitles_for(path: Path) -> Path | None:
-    return next((p for p in (path.with_suffix(".srt"), path.with_suffix(".vtt")) if p.is_file()), None)
+from mmempathy.corpus import MEDIA_SUFFIXES, subtitles_beside
 
 
 def summary(table: pd.DataFrame) -> str:
@@ -44,9 +40,9 @@ def main() -> None:
 
     fuser = EmotionFuser.from_pretrained(args.model)
     tables = []
-    for path in sorted(p for p in args.folder.iterdir() if p.suffix.lower() in MEDIA):
+    for path in sorted(p for p in args.folder.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES):
         try:
-            timeline = fuser.predict_video(path, subtitles=subtitles_for(path))
+            timeline = fuser.predict_video(path, subtitles=subtitles_beside(path))
         except InputError as err:
             print(f"skipped {path.name}: {err}")
             continue

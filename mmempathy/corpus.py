@@ -404,7 +404,7 @@ def _run_ray(
             fn_constructor_args=(shipped, device),
             batch_size=batch_size,
             batch_format="pandas",
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_gpus=1 if gpus else 0,
             num_cpus=1,
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -167,6 +170,19 @@ def test_cli_run_and_resume(archive, tmp_path, capsys):
     assert main(args) == 0
     assert "0 done, 0 failed, 4 skipped (done before, 2 of them failed)" in capsys.readouterr().err
     assert main(["predict-corpus", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+
+
+def test_benchmark_smoke_run(tmp_path):
+    pytest.importorskip("ray")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus_throughput.py"
+    figures = tmp_path / "figures.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(script), "--smoke", "--work-dir", str(tmp_path), "--json", str(figures)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| **Ray engine, end to end**" in done.stdout and "workers for the target" in done.stdout
+    result = json.loads(figures.read_text())
+    assert result["segments"] == 2 and result["local_s"] > 0 and result["ray_s"] > 0
 
 
 @pytest.fixture(scope="module")
