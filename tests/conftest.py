@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The shared data beside this checkout, found from the tests (not from the package, which a non-editable
+# install puts in site-packages, where ../shared is not): shared-data tests run instead of skipping.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if SHARED_DATA.is_dir():
+    os.environ.setdefault("MMEMPATHY_DATA", str(SHARED_DATA))
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
