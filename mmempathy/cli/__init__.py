@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from mmempathy.errors import MMEmpathyError
 
-SUBCOMMANDS = ("predict", "live", "train", "bench", "models", "coach", "adapt", "predict_corpus")
+SUBCOMMANDS = ("predict", "live", "train", "bench", "models", "coach", "adapt", "predict_corpus", "export_onnx")
 
 
 def build_parser() -> argparse.ArgumentParser:
