@@ -51,18 +51,30 @@ def test_forward_shapes_and_absent_weights(tiny, wave, face_crops):
     assert {m: t.shape for m, t in out.modality_logits.items()} == {m: (2, 7) for m in Modality}
 
 
-def test_batch_equals_single_items(tiny, wave, face_crops):
-    """Padding and missing modalities of other items must not change an item's prediction."""
+@pytest.fixture(scope="module")
+def lite():
+    return EmotionFuser.from_pretrained("lite")
+
+
+@pytest.mark.parametrize("name", ["tiny", "lite"])
+def test_batch_equals_single_items(name, request, wave, face_crops):
+    """Padding and missing modalities of other items must not change an item's prediction: on the random
+    tiny model and on the shipped one (MiniLM, Whisper's encoder, the face CNN, its calibration)."""
+    model = request.getfixturevalue(name)
     samples = [
         sample_with(list(Modality), wave, face_crops),
         Sample(text="a much longer sentence than the other one, with many more tokens in it"),
-        Sample(audio=wave[:8000], sample_rate=16000, faces=face_crops[:1]),
+        Sample(audio=np.tile(wave, 3), sample_rate=16000, faces=face_crops[:1]),  # 3 s: longer than the others
+        Sample(audio=wave[:8000], sample_rate=16000),
     ]
-    batched = tiny.predict_samples(samples, batch_size=3)
+    batched = model.predict_samples(samples, batch_size=len(samples))
     for sample, together in zip(samples, batched):
-        alone = tiny.predict_samples([sample])[0]
-        for label in tiny.labels:
+        alone = model.predict_samples([sample])[0]
+        assert together.present == alone.present
+        for label in model.labels:
             assert together.probs[label] == pytest.approx(alone.probs[label], abs=1e-4)
+        for m in together.modalities:
+            assert together.modalities[m] == pytest.approx(alone.modalities[m], abs=1e-4)
 
 
 def test_predict_batch_api_matches_samples(tiny, wave):
