@@ -67,6 +67,15 @@ def classification_metrics(preds: ArrayLike, targets: ArrayLike, num_classes: in
     }
 
 
+def regression_metrics(preds: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """Mean absolute error and Pearson correlation (averaged over targets; torchmetrics)."""
+    preds, targets = preds.float().reshape(len(preds), -1), targets.float().reshape(len(targets), -1)
+    if preds.shape[1] == 1:
+        preds, targets = preds[:, 0], targets[:, 0]
+    corr = pearson_corrcoef(preds, targets) if len(preds) > 1 else torch.zeros(1)
+    return {"mae": float(mean_absolute_error(preds, targets)), "corr": float(torch.nan_to_num(corr).mean())}
+
+
 def expected_calibration_error(probs: ArrayLike, targets: ArrayLike, *, n_bins: int = 15) -> float:
     """Expected calibration error (Guo et al. 2017): the support-weighted mean gap between the top
     probability and the accuracy within ``n_bins`` equal-width confidence bins.

@@ -11,11 +11,11 @@ from train_helpers import feature_fuser, feature_samples, raw_samples, tiny_fuse
 
 from mmempathy import EmotionFuser
 from mmempathy.errors import InputError
-from mmempathy.metrics import classification_metrics
+from mmempathy.metrics import classification_metrics, regression_metrics
 from mmempathy.modality import Modality
 from mmempathy.train import FeatureCache, LabelledCollate, TrainConfig, Trainer, apply_lora, merge_lora
 from mmempathy.train.cache import collate_cached
-from mmempathy.train.trainer import lr_factor, regression_metrics
+from mmempathy.train.schedule import lr_factor
 
 
 def cfg(tmp_path, **kw) -> TrainConfig:

@@ -9,9 +9,10 @@ Example:
 
 from mmempathy.train.cache import FeatureCache
 from mmempathy.train.config import TrainConfig
+from mmempathy.train.curves import plot_curves
 from mmempathy.train.data import ClipDataset, FeatureDataset, LabelledCollate
 from mmempathy.train.lora import apply_lora, merge_lora
-from mmempathy.train.trainer import Trainer, TrainResult, plot_curves
+from mmempathy.train.trainer import Trainer, TrainResult
 
 __all__ = [
     "ClipDataset",

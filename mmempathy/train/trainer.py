@@ -16,8 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import random
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -34,12 +32,15 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
 from mmempathy.device import autocast, autocast_dtype
-from mmempathy.metrics import classification_metrics
+from mmempathy.metrics import classification_metrics, regression_metrics
 from mmempathy.model import EmotionFuser, compute_loss
 from mmempathy.output import FuserOutput
 from mmempathy.train.cache import FeatureCache, collate_cached
 from mmempathy.train.config import METRICS, TrainConfig
+from mmempathy.train.curves import plot_curves
 from mmempathy.train.data import LabelledCollate
+from mmempathy.train.distributed import init_distributed, resolve_device, seed_everything, to_device
+from mmempathy.train.schedule import ListBatchSampler, dataset_targets, lr_factor
 from mmempathy.train.state import has_state, load_state, save_state
 
 
@@ -93,40 +94,6 @@ def loss_of(
         label_smoothing=cfg.label_smoothing,
         class_weight=class_weight,
     )
-
-
-def regression_metrics(preds: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-    """Mean absolute error and Pearson correlation (averaged over targets; torchmetrics)."""
-    from torchmetrics.functional import mean_absolute_error, pearson_corrcoef
-
-    preds, targets = preds.float().reshape(len(preds), -1), targets.float().reshape(len(targets), -1)
-    if preds.shape[1] == 1:
-        preds, targets = preds[:, 0], targets[:, 0]
-    corr = pearson_corrcoef(preds, targets) if len(preds) > 1 else torch.zeros(1)
-    return {"mae": float(mean_absolute_error(preds, targets)), "corr": float(torch.nan_to_num(corr).mean())}
-
-
-def lr_factor(step: int, *, total: int, warmup: int, schedule: str, floor: float) -> float:
-    """Linear warm-up to 1, then constant or cosine decay to ``floor``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class ListBatchSampler(torch.utils.data.Sampler):
-    """Fixed batches of indices (what lets a resumed epoch skip the batches already trained)."""
-
-    def __init__(self, batches: list[list[int]]) -> None:
-        self.batches = batches
-
-    def __iter__(self):
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
 
 
 def set_gradient_checkpointing(encoder: nn.Module, on: bool) -> bool:
@@ -585,83 +552,3 @@ class Trainer:
                 f"at epoch {result.best_epoch} -> {result.best_dir}"
                 + (" (stopped early)" if result.stopped_early else "")
             )
-
-
-def plot_curves(history: list[dict[str, float]], path: str | Path, *, metric: str = "f1_weighted") -> Path:
-    """Loss (train and validation) and validation metrics per epoch, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [r["epoch"] for r in history]
-    from matplotlib.ticker import MaxNLocator
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for ax in (left, right):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
-    if "val_loss" in history[0]:
-        left.plot(epochs, [r.get("val_loss", float("nan")) for r in history], "o-", label="validation")
-    left.set(xlabel="epoch", ylabel="loss", title="loss")
-    left.legend()
-    names = [k for k in history[-1] if k.startswith("val_") and k != "val_loss"]
-    for name in names:
-        right.plot(
-            epochs, [r.get(name, float("nan")) for r in history], "o-", label=name[4:], lw=2 if metric in name else 1
-        )
-    right.set(xlabel="epoch", title="validation metrics")
-    if names:
-        right.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
-def dataset_targets(data: Any) -> list[Any]:
-    """Every item's label, without loading media when the dataset can say (``targets()`` / ``labels``)."""
-    if hasattr(data, "targets"):
-        return list(data.targets())
-    if hasattr(data, "items") and isinstance(getattr(data, "items", None), list):
-        return [s.label if hasattr(s, "label") else s[1] for s in data.items]
-    return [data[i].label for i in range(len(data))]
-
-
-def to_device(inputs: dict, device: torch.device) -> dict:
-    """Move a batch (raw tensors per modality, or cached ``(tokens, mask)`` pairs) to ``device``."""
-    moved = {}
-    for m, value in inputs.items():
-        if isinstance(value, dict):
-            moved[m] = {k: v.to(device, non_blocking=True) for k, v in value.items()}
-        else:
-            moved[m] = tuple(v.to(device, non_blocking=True) for v in value)
-    return moved
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def init_distributed() -> tuple[int, int, int]:
-    """``(rank, world_size, local_rank)``; joins the process group that ``torchrun`` describes if needed."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank()))
-    return 0, 1, 0
-
-
-def resolve_device(name: str, local_rank: int) -> torch.device:
-    """``auto``: this process's GPU when there is one, else the CPU."""
-    if name == "auto":
-        name = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        device = torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
-        torch.cuda.set_device(device)
-    return device
