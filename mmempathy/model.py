@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from tqdm.auto import tqdm
 
 from mmempathy import hub
 from mmempathy.config import ModelConfig
+from mmempathy.device import autocast
 from mmempathy.encoders import build_encoder
 from mmempathy.encoders.text import resolve_text_source
 from mmempathy.errors import CheckpointError, InputError
@@ -319,11 +319,10 @@ class EmotionFuser(nn.Module):
         self.eval()
         results: list[EmotionResult] = []
         device = self.device
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
         for start in tqdm(range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"):
             batch = self.processor.collate(samples[start : start + batch_size], first_index=start)
             batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
-            with autocast:
+            with autocast(device):  # the one precision choice (mmempathy.device): bf16 on CUDA
                 out = self(batch)
             results.extend(self.to_results(out))
         self.train(was_training)
