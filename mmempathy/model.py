@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
@@ -294,6 +295,11 @@ class EmotionFuser(nn.Module):
         Returns:
             One :class:`EmotionResult`, or a list of them in batch mode.
         """
+        if isinstance(audio, (list, tuple)) and audio and isinstance(audio[0], (int, float, np.number)):
+            raise InputError(
+                "audio is a list of numbers, which reads as a batch of one-sample clips: pass one waveform as an "
+                "array (np.asarray(audio, dtype=np.float32)), or a batch as a list of arrays"
+            )
         batched = isinstance(text, (list, tuple)) or isinstance(audio, (list, tuple))
         if not batched:
             return self.predict_samples([Sample(text=text, audio=audio, sample_rate=sample_rate, faces=faces)])[0]

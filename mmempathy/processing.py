@@ -94,6 +94,13 @@ def prepare_audio(audio: Any, sample_rate: int | None, config: SpeechEncoderConf
     return wave
 
 
+# An image this large (short side, pixels) and this far from square (long side / short side) is a whole
+# frame: a face crop is about square (FER2013 48x48, AffectNet 224x224, a detector's box plus margin).
+FRAME_MIN_SIDE = 240
+FRAME_ASPECT = 1.25
+FRAME_FACE_SIZE = 224  # the crop taken from such a frame, before the encoder's own resizing
+
+
 def prepare_faces(faces: Any, config: FaceEncoderConfig) -> np.ndarray:
     """``[F, C, H, W]`` float32 crops, resized, converted to the encoder's channels and normalised."""
     frames = list(faces) if isinstance(faces, (list, tuple)) else None
@@ -105,7 +112,35 @@ def prepare_faces(faces: Any, config: FaceEncoderConfig) -> np.ndarray:
         raise InputError("faces is empty: pass at least one face crop, or None")
     if len(frames) > config.max_frames:
         frames = [frames[i] for i in np.linspace(0, len(frames) - 1, config.max_frames).round().astype(int)]
-    return np.stack([prepare_face(np.asarray(f), config) for f in frames])
+    return np.stack([prepare_face(_face_of_frame(np.asarray(f)), config) for f in frames])
+
+
+def _face_of_frame(image: np.ndarray) -> np.ndarray:
+    """``image`` itself if it can be a face crop; the main face cropped from it if it is a whole frame
+    (at least :data:`FRAME_MIN_SIDE` pixels high and :data:`FRAME_ASPECT` times wider than high, or more;
+    a face crop is about square), with a warning; an :class:`InputError` if no face is in that frame."""
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
+        return image  # prepare_face says what is wrong with it
+    height, width = image.shape[:2]
+    if min(height, width) < FRAME_MIN_SIDE or max(height, width) / min(height, width) < FRAME_ASPECT:
+        return image
+    from mmempathy.media.faces import FaceExtractor
+
+    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
+    if rgb.dtype.kind == "f":
+        rgb = np.clip(np.nan_to_num(rgb) * 255.0, 0, 255).round()
+    rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
+    extractor = FaceExtractor(FRAME_FACE_SIZE)
+    crops = extractor.main_crops([extractor(rgb)])
+    if not crops:
+        raise InputError(
+            f"faces: a {width}x{height} image is a whole frame, not a face crop, and no face was found in it; "
+            "pass crops of the face (or give the video to predict_video, which finds the faces)"
+        )
+    warnings.warn(
+        f"faces: a {width}x{height} image looks like a whole frame; the face found in it is used", stacklevel=6
+    )
+    return crops[0]
 
 
 def _channels_last(array: np.ndarray) -> np.ndarray:

@@ -63,3 +63,27 @@ def test_one_bad_item_in_a_batch_is_named(tiny, wave):
     samples = [Sample(text="a")] * 5 + [Sample(audio=np.zeros((2, 0)), sample_rate=16000)]
     with pytest.raises(InputError, match=r"^item 5: audio is empty"):  # counted over the whole list, not per batch
         tiny.predict_samples(samples, batch_size=2)
+
+
+def test_a_whole_frame_given_as_faces_is_cropped_to_its_face(tiny):
+    from mmempathy.media.faces import FaceExtractor
+    from mmempathy.media.synthetic import draw_face
+
+    frame = draw_face(np.full((360, 640, 3), 90, np.uint8), (300, 180), 80, smile=1.0)
+    with pytest.warns(UserWarning, match="640x360 image looks like a whole frame"):
+        got = tiny.processor.prepare(Sample(faces=frame))[Modality.FACE]
+    extractor = FaceExtractor(224)
+    (crop,) = extractor.main_crops([extractor(frame)])
+    want = tiny.processor.prepare(Sample(faces=crop))[Modality.FACE]
+    np.testing.assert_array_equal(got, want)
+    # a crop-sized or square image is taken as it is, and a frame without a face is refused
+    square = np.full((300, 300, 3), 90, np.uint8)
+    assert tiny.processor.prepare(Sample(faces=square))[Modality.FACE].shape == want.shape
+    with pytest.raises(InputError, match="640x360 image is a whole frame, not a face crop, and no face was found"):
+        tiny.predict(faces=np.full((360, 640, 3), 90, np.uint8))
+
+
+def test_a_waveform_given_as_a_list_of_numbers_is_refused(tiny, wave):
+    with pytest.raises(InputError, match="audio is a list of numbers"):
+        tiny.predict(audio=wave.tolist(), sample_rate=16000)
+    assert len(tiny.predict(audio=[wave, wave[:8000]], sample_rate=16000)) == 2  # a batch of waveforms still is one
