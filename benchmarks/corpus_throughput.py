@@ -39,6 +39,8 @@ from video_speed import machine, make_clip
 from mmempathy import EmotionFuser
 from mmempathy.corpus import _sample_spec, file_rows, find_inputs, predict_corpus, predict_rows
 from mmempathy.media.config import VideoConfig
+from mmempathy.media.decode import load_audio
+from mmempathy.media.synthetic import write_clip
 
 
 def stage_times(fuser: EmotionFuser, folder: Path, config: VideoConfig) -> tuple[float, float, int]:
@@ -56,25 +58,27 @@ def stage_times(fuser: EmotionFuser, folder: Path, config: VideoConfig) -> tuple
     return cpu, time.perf_counter() - start, len(segments)
 
 
-def engine_time(fuser: EmotionFuser, folder: Path, out: Path, engine: str, config: VideoConfig) -> tuple[float, int]:
+def engine_time(model: str, folder: Path, out: Path, engine: str, config: VideoConfig) -> tuple[float, int]:
+    """Seconds of one ``predict_corpus`` run as the CLI makes it (the model given by name, so loading counts)."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    report = predict_corpus(fuser, folder, out, engine=engine, config=config, progress=False)
+    report = predict_corpus(model, folder, out, engine=engine, config=config, device="cpu", progress=False)
     seconds = time.perf_counter() - start
     if report.failed:
         raise SystemExit(f"{engine}: {report.failed} file(s) failed: {report.failures[:3]}")
     return seconds, report.segments
 
 
-def cost_model(cpu_rate: float, model_rate: float, hours: float, target_hours: float) -> list[str]:
+def cost_model(cpu_rate: float, model_rate: float, hours: float, target_hours: float, asr: bool) -> list[str]:
     """Markdown lines: workers for ``hours`` of media in ``target_hours``, from seconds of work per media second."""
     media_s = hours * 3600
     cpu_core_h = cpu_rate * media_s / 3600
     model_core_h = model_rate * media_s / 3600
     cpu_workers = cpu_core_h / target_hours
     model_workers = model_core_h / target_hours
+    stage = "CPU stage (decode, faces, VAD" + (", Whisper)" if asr else ")")
     return [
-        f"| CPU stage (decode, faces, VAD) | {cpu_rate:.4f} | {cpu_core_h:,.0f} core-h | {cpu_workers:,.0f} cores |",
+        f"| {stage} | {cpu_rate:.4f} | {cpu_core_h:,.0f} core-h | {cpu_workers:,.0f} cores |",
         f"| model stage on CPU | {model_rate:.4f} | {model_core_h:,.0f} core-h | {model_workers:,.0f} cores |",
     ]
 
@@ -85,7 +89,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--ray-cpus", type=int, default=2)
+    parser.add_argument(
+        "--ray-cpus", type=int, nargs="+", default=[2], help="logical CPUs of the local Ray; one Ray run per value"
+    )
+    parser.add_argument("--audio-only", action="store_true", help="audio-only calls (.m4a), as call centres record")
     parser.add_argument("--asr", action="store_true", help="transcribe with Whisper tiny.en (default: no text)")
     parser.add_argument("--hours", type=float, default=100_000, help="archive size for the cost model")
     parser.add_argument("--target-hours", type=float, default=24, help="wall time the cost model aims at")
@@ -97,10 +104,16 @@ def main() -> None:
         args.model, args.files, args.seconds, args.repeats = "tiny", 2, 3.0, 1
     torch.set_num_threads(1)  # one core per stage, as each Ray task and actor gets
     warnings.filterwarnings("ignore", message="this model's weights are untrained")
-    folder = args.work_dir / f"calls_{args.files}x{args.seconds:.0f}s"
-    folder.mkdir(parents=True, exist_ok=True)
-    for k in range(args.files):
-        make_clip(folder / f"call{k:03d}.mp4", args.seconds, fps=25, size=(640, 360))
+    videos = args.work_dir / f"calls_{args.files}x{args.seconds:.0f}s"
+    videos.mkdir(parents=True, exist_ok=True)
+    clips = [make_clip(videos / f"call{k:03d}.mp4", args.seconds, fps=25, size=(640, 360)) for k in range(args.files)]
+    folder = videos
+    if args.audio_only:  # the same voice, without the picture
+        folder = args.work_dir / f"audio_{args.files}x{args.seconds:.0f}s"
+        folder.mkdir(exist_ok=True)
+        for clip in clips:
+            if not (folder / f"{clip.stem}.m4a").exists():
+                write_clip(folder / f"{clip.stem}.m4a", None, audio=load_audio(clip))
     config = VideoConfig(asr="auto" if args.asr else "off")
     media_s = args.files * args.seconds
     load_before = os.getloadavg()[0]
@@ -109,14 +122,18 @@ def main() -> None:
     stages = [stage_times(fuser, folder, config) for _ in range(args.repeats)]
     cpu_s, model_s = statistics.median(s[0] for s in stages), statistics.median(s[1] for s in stages)
     segments = stages[0][2]
-    local = [engine_time(fuser, folder, args.work_dir / "out_local", "local", config) for _ in range(args.repeats)]
-    start = time.perf_counter()
-    ray.init(num_cpus=args.ray_cpus, object_store_memory=200 * 2**20, include_dashboard=False, log_to_driver=False)
-    ray_start = time.perf_counter() - start
-    on_ray = [engine_time(fuser, folder, args.work_dir / "out_ray", "ray", config) for _ in range(args.repeats)]
-    ray.shutdown()
+    local = [engine_time(args.model, folder, args.work_dir / "out_local", "local", config) for _ in range(args.repeats)]
+    local_s = statistics.median(s for s, _ in local)
+    on_ray: dict[int, list[float]] = {}
+    ray_start: dict[int, float] = {}
+    for cpus in args.ray_cpus:
+        start = time.perf_counter()
+        ray.init(num_cpus=cpus, object_store_memory=200 * 2**20, include_dashboard=False, log_to_driver=False)
+        ray_start[cpus] = time.perf_counter() - start
+        out = args.work_dir / "out_ray"
+        on_ray[cpus] = [engine_time(args.model, folder, out, "ray", config)[0] for _ in range(args.repeats)]
+        ray.shutdown()
     load_after = os.getloadavg()[0]
-    local_s, ray_s = statistics.median(s for s, _ in local), statistics.median(s for s, _ in on_ray)
 
     figures = {
         "machine": machine(),
@@ -127,18 +144,21 @@ def main() -> None:
         "cpu_stage_s": cpu_s,
         "model_stage_s": model_s,
         "local_s": local_s,
-        "ray_s": ray_s,
+        "ray_s": {cpus: statistics.median(runs) for cpus, runs in on_ray.items()},
         "ray_start_s": ray_start,
         "local_runs_s": [s for s, _ in local],
-        "ray_runs_s": [s for s, _ in on_ray],
+        "ray_runs_s": on_ray,
         "load": [load_before, load_after],
         "asr": args.asr,
+        "audio_only": args.audio_only,
     }
     cpu_rate, model_rate = cpu_s / media_s, model_s / media_s
     lines = [
         f"Machine: {machine()}; 1-minute load average {load_before:.2f} before, {load_after:.2f} after. "
-        f"Model {args.model}; {args.files} clips x {args.seconds:.0f} s ({media_s:.0f} s of media, {segments} "
-        f"segments), ASR {'on (tiny.en)' if args.asr else 'off'}. Median of {args.repeats} runs.",
+        f"Model {args.model}; {args.files} {'audio-only calls (.m4a)' if args.audio_only else '640x360 clips'} x "
+        f"{args.seconds:.0f} s ({media_s:.0f} s of media, {segments} segments), ASR "
+        f"{'on (tiny.en)' if args.asr else 'off'}. Median of {args.repeats} runs; engine runs include loading the "
+        "model (by name, as the CLI does), in each Ray model actor too.",
         "",
         "| | seconds | files/s | media s per s |",
         "|---|---:|---:|---:|",
@@ -148,19 +168,28 @@ def main() -> None:
         f"{args.files / model_s:.2f} | {media_s / model_s:.1f} |",
         f"| **local engine, end to end** | **{local_s:.2f}** | **{args.files / local_s:.2f}** | "
         f"**{media_s / local_s:.1f}** |",
-        f"| **Ray engine, end to end** ({args.ray_cpus} CPUs: 1 model actor + CPU tasks) | **{ray_s:.2f}** | "
-        f"**{args.files / ray_s:.2f}** | **{media_s / ray_s:.1f}** |",
-        f"| Ray start-up (once, not in the rows above) | {ray_start:.2f} | | |",
+    ]
+    for cpus, runs in on_ray.items():
+        ray_s = statistics.median(runs)
+        lines.append(
+            f"| **Ray engine, end to end**, {cpus} logical CPUs (1 model actor + {cpus - 1} CPU task(s)) | "
+            f"**{ray_s:.2f}** | **{args.files / ray_s:.2f}** | **{media_s / ray_s:.1f}** |"
+        )
+    lines += [
+        f"| Ray start-up, {cpus} CPUs (once, not in the rows above) | {ray_start[cpus]:.2f} | | |" for cpus in on_ray
+    ]
+    lines += [
         "",
-        f"Ray ÷ local: {local_s / ray_s:.2f}× (runs: local {', '.join(f'{s:.1f}' for s, _ in local)} s; "
-        f"Ray {', '.join(f'{s:.1f}' for s, _ in on_ray)} s).",
+        f"Runs: local {', '.join(f'{s:.1f}' for s, _ in local)} s; "
+        + "; ".join(f"Ray {cpus} CPUs {', '.join(f'{s:.1f}' for s in runs)} s" for cpus, runs in on_ray.items())
+        + ".",
         "",
         f"Cost model for {args.hours:,.0f} h of media in {args.target_hours:.0f} h wall "
         "(work per media second measured above; the rest extrapolated):",
         "",
         "| stage | core-s per media s (measured) | total | workers for the target |",
         "|---|---:|---:|---:|",
-        *cost_model(cpu_rate, model_rate, args.hours, args.target_hours),
+        *cost_model(cpu_rate, model_rate, args.hours, args.target_hours, args.asr),
     ]
     print("\n".join(lines))
     if args.json:

@@ -61,6 +61,7 @@ from mmempathy.media.config import VideoConfig
 
 if TYPE_CHECKING:
     import pandas as pd
+    import ray
 
     from mmempathy.model import EmotionFuser
 
@@ -325,17 +326,19 @@ class ModelWorker:
 
     Args:
         model: A preset name or checkpoint directory, or a checkpoint's files (``{relative path: bytes}``,
-            as :func:`_pack` makes them: a model object cannot travel as it is, its parametrized modules
-            do not pickle).
+            as :func:`_pack` makes them, or a Ray reference to them: a model object cannot travel as it
+            is, its parametrized modules do not pickle).
         device: The torch device (default: CUDA if available).
     """
 
-    def __init__(self, model: str | dict[str, bytes], device: str | None = None):
+    def __init__(self, model: str | dict[str, bytes] | ray.ObjectRef, device: str | None = None):
         import ray
         import torch
 
         threads = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))
         torch.set_num_threads(max(1, threads))
+        if isinstance(model, ray.ObjectRef):
+            model = ray.get(model)
         if isinstance(model, str):
             self.fuser = _load(model, device)
             return
@@ -396,7 +399,7 @@ def _run_ray(
         gpus = int(ray.cluster_resources().get("GPU", 0))
         workers = model_workers or max(1, gpus)
         # A model given by name is loaded by each worker; a model object travels to them as its checkpoint.
-        shipped = str(model) if isinstance(model, (str, Path)) else _pack(model)
+        shipped = str(model) if isinstance(model, (str, Path)) else ray.put(_pack(model))  # put once, not per actor
         ds = ray.data.from_items(todo, override_num_blocks=len(todo))  # one file a task: small files balance
         ds = ds.flat_map(file_rows, fn_args=(spec,), num_cpus=1)
         ds = ds.map_batches(
