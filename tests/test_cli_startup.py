@@ -40,7 +40,10 @@ def run_cli(*argv: str, cwd=None) -> dict:
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize("argv", [["--help"], *([name, "--help"] for name in SUBCOMMANDS)], ids=" ".join)
+# A subcommand's module is named as the command with "_" for "-" (predict_corpus: predict-corpus).
+@pytest.mark.parametrize(
+    "argv", [["--help"], *([name.replace("_", "-"), "--help"] for name in SUBCOMMANDS)], ids=" ".join
+)
 def test_help_loads_no_heavy_library(argv):
     result = run_cli(*argv)
     assert result["status"] == 0 and "usage: mmempathy" in result["out"]
