@@ -73,6 +73,21 @@ def pool_tokens(x: torch.Tensor, mask: torch.Tensor, stride: int) -> tuple[torch
     return (xw * mw).sum(2) / mw.sum(2).clamp(min=1), mw.squeeze(-1).any(-1)
 
 
+def init_weights(module: nn.Module) -> None:
+    """The initialisation of the fusion's and heads' layers, stated rather than left to PyTorch's
+    defaults: linear weights Xavier-uniform (what ``torch.nn.Transformer`` uses; it keeps a layer's
+    output variance near its input's at these small widths), biases zero, LayerNorm scale one and
+    shift zero. The learned tokens (null keys/values, modality embeddings) start at N(0, 0.02²)."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.LayerNorm) and layer.elementwise_affine:
+            nn.init.ones_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+
 class FeedForward(nn.Module):
     """Pre-norm MLP."""
 
@@ -239,9 +254,10 @@ class CrossModalFusion(nn.Module):
         )
         # the gate also reads each head's confidence (zero-initialised: it starts from the features alone)
         self.gate_confidence = nn.ModuleDict({m.value: nn.Linear(CONFIDENCE_FEATURES, 1) for m in self.modalities})
+        self.norm = nn.LayerNorm(dim)
+        init_weights(self)
         for layer in self.gate_confidence.values():
             nn.init.zeros_(layer.weight)
-        self.norm = nn.LayerNorm(dim)
 
     def embed(self, encoded: dict[Modality, tuple[torch.Tensor, torch.Tensor]]) -> tuple[dict, dict]:
         """Project each given modality into the shared space: ``({m: [b, t, d]}, {m: [b, t]})``.

@@ -21,7 +21,7 @@ from mmempathy.device import autocast
 from mmempathy.encoders import build_encoder
 from mmempathy.encoders.text import resolve_text_source
 from mmempathy.errors import CheckpointError, InputError
-from mmempathy.fusion import CrossModalFusion, confidence_features, late_fusion, masked_mean
+from mmempathy.fusion import CrossModalFusion, confidence_features, init_weights, late_fusion, masked_mean
 from mmempathy.modality import Modality
 from mmempathy.output import EmotionResult, FuserOutput, incongruity
 from mmempathy.processing import Processor
@@ -42,8 +42,10 @@ def _weights_source(modality: Modality, config: Any) -> str:
 
 
 def head(dim: int, outputs: int, dropout: float) -> nn.Sequential:
-    """The classifier used for the fused vector and for each modality's own vector."""
-    return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, outputs))
+    """The classifier used for the fused vector and for each modality's own vector (initialised as the fusion is)."""
+    layers = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, outputs))
+    init_weights(layers)
+    return layers
 
 
 def input_mask(inputs: dict[str, torch.Tensor]) -> torch.Tensor:

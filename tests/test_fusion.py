@@ -7,6 +7,7 @@ import torch
 
 from mmempathy.config import FusionConfig
 from mmempathy.fusion import CrossAttention, CrossModalFusion, confidence_features, late_fusion
+from mmempathy.hub import load_preset
 from mmempathy.modality import Modality
 
 DIMS = {Modality.TEXT: 12, Modality.AUDIO: 8, Modality.FACE: 10}
@@ -146,3 +147,24 @@ def test_pooled_tokens_ignore_padding():
     torch.testing.assert_close(module(*module.embed(padded))[0], module(tokens, masks)[0])
     with pytest.raises(ValueError, match="pool"):
         CrossModalFusion(DIMS, FusionConfig(dim=16, pool={"smell": 2}))
+
+
+def test_fusion_and_heads_start_from_the_stated_init():
+    """Xavier-uniform linear weights (within their bound, not PyTorch's default), zero biases, unit norms,
+    and the gate's confidence term at zero."""
+    import math
+
+    from mmempathy import EmotionFuser
+
+    model = EmotionFuser(load_preset("tiny")["config"])
+    for part in (model.fusion, model.head, *model.heads.values()):
+        for name, layer in part.named_modules():
+            if isinstance(layer, torch.nn.Linear):
+                bound = math.sqrt(6 / (layer.in_features + layer.out_features))
+                if not name.startswith("gate_confidence"):
+                    assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.5 * bound, name
+                if layer.bias is not None:
+                    assert not layer.bias.any(), name
+            elif isinstance(layer, torch.nn.LayerNorm):
+                assert (layer.weight == 1).all() and not layer.bias.any(), name
+    assert all(not layer.weight.any() for layer in model.fusion.gate_confidence.values())
