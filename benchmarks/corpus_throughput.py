@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 import ray
 import torch
-from video_speed import machine, make_clip
+from video_speed import machine, make_clip, real_speech
 
 from mmempathy import EmotionFuser
 from mmempathy.corpus import _sample_spec, file_rows, find_inputs, predict_corpus, predict_rows
@@ -69,14 +69,13 @@ def engine_time(model: str, folder: Path, out: Path, engine: str, config: VideoC
     return seconds, report.segments
 
 
-def cost_model(cpu_rate: float, model_rate: float, hours: float, target_hours: float, asr: bool) -> list[str]:
+def cost_model(cpu_rate: float, model_rate: float, hours: float, target_hours: float, stage: str) -> list[str]:
     """Markdown lines: workers for ``hours`` of media in ``target_hours``, from seconds of work per media second."""
     media_s = hours * 3600
     cpu_core_h = cpu_rate * media_s / 3600
     model_core_h = model_rate * media_s / 3600
     cpu_workers = cpu_core_h / target_hours
     model_workers = model_core_h / target_hours
-    stage = "CPU stage (decode, faces, VAD" + (", Whisper)" if asr else ")")
     return [
         f"| {stage} | {cpu_rate:.4f} | {cpu_core_h:,.0f} core-h | {cpu_workers:,.0f} cores |",
         f"| model stage on CPU | {model_rate:.4f} | {model_core_h:,.0f} core-h | {model_workers:,.0f} cores |",
@@ -93,6 +92,7 @@ def main() -> None:
         "--ray-cpus", type=int, nargs="+", default=[2], help="logical CPUs of the local Ray; one Ray run per value"
     )
     parser.add_argument("--audio-only", action="store_true", help="audio-only calls (.m4a), as call centres record")
+    parser.add_argument("--speech-dir", type=Path, help="with --audio-only: real speech (.flac files laid end to end)")
     parser.add_argument("--asr", action="store_true", help="transcribe with Whisper tiny.en (default: no text)")
     parser.add_argument("--hours", type=float, default=100_000, help="archive size for the cost model")
     parser.add_argument("--target-hours", type=float, default=24, help="wall time the cost model aims at")
@@ -108,13 +108,17 @@ def main() -> None:
     videos.mkdir(parents=True, exist_ok=True)
     clips = [make_clip(videos / f"call{k:03d}.mp4", args.seconds, fps=25, size=(640, 360)) for k in range(args.files)]
     folder = videos
-    if args.audio_only:  # the same voice, without the picture
-        folder = args.work_dir / f"audio_{args.files}x{args.seconds:.0f}s"
+    if args.audio_only:  # the same voice without the picture, or real speech
+        speech = real_speech(args.speech_dir, args.seconds) if args.speech_dir else None
+        folder = (
+            args.work_dir
+            / f"audio_{args.files}x{args.seconds:.0f}s{'_' + args.speech_dir.name if speech is not None else ''}"
+        )
         folder.mkdir(exist_ok=True)
         for clip in clips:
             if not (folder / f"{clip.stem}.m4a").exists():
-                write_clip(folder / f"{clip.stem}.m4a", None, audio=load_audio(clip))
-    config = VideoConfig(asr="auto" if args.asr else "off")
+                write_clip(folder / f"{clip.stem}.m4a", None, audio=load_audio(clip) if speech is None else speech)
+    config = VideoConfig(asr="auto" if args.asr else "off", asr_threads=1)  # one core per stage, Whisper too
     media_s = args.files * args.seconds
     load_before = os.getloadavg()[0]
     fuser = EmotionFuser.from_pretrained(args.model, device="cpu")
@@ -153,17 +157,21 @@ def main() -> None:
         "audio_only": args.audio_only,
     }
     cpu_rate, model_rate = cpu_s / media_s, model_s / media_s
+    kind = "640x360 clips"
+    stage = f"CPU stage (decode{'' if args.audio_only else ', faces'}, VAD{', Whisper' if args.asr else ''})"
+    if args.audio_only:
+        voice = f"speech from {args.speech_dir}" if args.speech_dir else "synthetic voice"
+        kind = f"audio-only calls (.m4a, {voice})"
     lines = [
         f"Machine: {machine()}; 1-minute load average {load_before:.2f} before, {load_after:.2f} after. "
-        f"Model {args.model}; {args.files} {'audio-only calls (.m4a)' if args.audio_only else '640x360 clips'} x "
+        f"Model {args.model}; {args.files} {kind} x "
         f"{args.seconds:.0f} s ({media_s:.0f} s of media, {segments} segments), ASR "
         f"{'on (tiny.en)' if args.asr else 'off'}. Median of {args.repeats} runs; engine runs include loading the "
         "model (by name, as the CLI does), in each Ray model actor too.",
         "",
         "| | seconds | files/s | media s per s |",
         "|---|---:|---:|---:|",
-        f"| CPU stage alone (decode, faces, VAD), 1 thread | {cpu_s:.2f} | {args.files / cpu_s:.2f} | "
-        f"{media_s / cpu_s:.1f} |",
+        f"| {stage} alone, 1 thread | {cpu_s:.2f} | {args.files / cpu_s:.2f} | {media_s / cpu_s:.1f} |",
         f"| model stage alone ({segments} segments, batches of {config.batch_size}), 1 thread | {model_s:.2f} | "
         f"{args.files / model_s:.2f} | {media_s / model_s:.1f} |",
         f"| **local engine, end to end** | **{local_s:.2f}** | **{args.files / local_s:.2f}** | "
@@ -189,7 +197,7 @@ def main() -> None:
         "",
         "| stage | core-s per media s (measured) | total | workers for the target |",
         "|---|---:|---:|---:|",
-        *cost_model(cpu_rate, model_rate, args.hours, args.target_hours, args.asr),
+        *cost_model(cpu_rate, model_rate, args.hours, args.target_hours, stage),
     ]
     print("\n".join(lines))
     if args.json:

@@ -198,7 +198,7 @@ def predict_corpus(
         device: Torch device of the model (default: CUDA if available); for Ray, that of each model worker.
         ray_address: A Ray cluster to use (``"auto"``, ``"ray://host:10001"``); default: the Ray
             instance this process already started, else a new local one (stopped at the end).
-        model_workers: Ray model actors (default: one per GPU of the cluster, else one).
+        model_workers: Ray model actors (default: one per GPU of the cluster; without GPUs one per four CPUs).
         progress: A progress bar over files.
 
     Returns:
@@ -220,7 +220,8 @@ def predict_corpus(
         raise InputError(f"--out must be a directory (a parquet dataset), and {out} is a file")
     items = _dedupe(find_inputs(inputs) if isinstance(inputs, (str, Path)) else _as_items(inputs))
     config = replace(config or VideoConfig(), progress=False)  # one bar over files, not one per file
-    fuser = _load(model, device)
+    # With Ray a model given by name is loaded by the workers; here it only gives labels and the processor.
+    fuser = _load(model, "cpu" if engine == "ray" and isinstance(model, (str, Path)) else device)
     writer = _Writer(out, fuser, config, model if isinstance(model, (str, Path)) else None)
     todo, report = writer.plan(items, retry_failed=retry_failed)
     spec = _sample_spec(fuser, config)
@@ -396,11 +397,15 @@ def _run_ray(
     quiet_ray.setLevel(logging.ERROR)  # neither Ray's per-operator bars (ours counts files) nor its chatter
     try:
         ray.data.DataContext.get_current().enable_progress_bars = False
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        workers = model_workers or max(1, gpus)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        # Without GPUs the model stage (lite) is about a quarter of the CPU stage's work (benchmarks/RESULTS.md).
+        workers = model_workers or (gpus if gpus else max(1, int(resources.get("CPU", 1)) // 4))
         # A model given by name is loaded by each worker; a model object travels to them as its checkpoint.
         shipped = str(model) if isinstance(model, (str, Path)) else ray.put(_pack(model))  # put once, not per actor
         ds = ray.data.from_items(todo, override_num_blocks=len(todo))  # one file a task: small files balance
+        if spec["config"].asr_threads == 0:  # each CPU task holds one CPU: Whisper should not take four
+            spec = {**spec, "config": replace(spec["config"], asr_threads=1)}
         ds = ds.flat_map(file_rows, fn_args=(spec,), num_cpus=1)
         ds = ds.map_batches(
             ModelWorker,
@@ -469,7 +474,8 @@ class _Writer:
                 report.skipped += 1
                 report.skipped_failed += 1
                 continue
-            row = {"key": key, "stamp": stamp, "path": str(item.path), "file": item.file}
+            size, mtime = _size_mtime(item.path)  # as planned: the file may go before its part is written
+            row = {"key": key, "stamp": stamp, "path": str(item.path), "file": item.file, "size": size, "mtime": mtime}
             row.update(subtitles=None if item.subtitles is None else str(item.subtitles), transcript=item.transcript)
             self.items[key] = row
             todo.append(row)
@@ -502,8 +508,7 @@ class _Writer:
         item = self.items.pop(key)
         del self.pending[key]
         table = pa.Table.from_pandas(self._frame(item, entry), schema=self._schema(), preserve_index=False)
-        stat = Path(item["path"]).stat()
-        meta = {"file": item["file"], "path": item["path"], "size": stat.st_size, "mtime": stat.st_mtime}
+        meta = {"file": item["file"], "path": item["path"], "size": item["size"], "mtime": item["mtime"]}
         meta["meta"] = entry.meta
         table = table.replace_schema_metadata({"mmempathy": json.dumps(meta, default=str)})
         path = self.out / f"part-{key}-{item['stamp']}.parquet"
@@ -654,11 +659,16 @@ def _dedupe(items: list[CorpusItem]) -> list[CorpusItem]:
 
 
 def _stat(path: Path) -> str:
+    size, mtime = _size_mtime(path)
+    return f"{size}:{mtime!r}"
+
+
+def _size_mtime(path: Path) -> tuple[int | None, float | None]:
     try:
         stat = path.stat()
     except OSError:
-        return "missing"
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
+        return None, None
+    return stat.st_size, stat.st_mtime
 
 
 def _require(module: str, purpose: str) -> ModuleType:

@@ -43,7 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--ray-address", default=None, help="Ray cluster (auto, ray://host:10001); default: start a local Ray"
     )
     parser.add_argument(
-        "--model-workers", type=int, default=None, help="Ray model workers (default: one per GPU, else one)"
+        "--model-workers",
+        type=int,
+        default=None,
+        help="Ray model workers (default: one per GPU; without GPUs one per 4 CPUs)",
     )
     parser.add_argument("--retry-failed", action="store_true", help="try again the files that failed before")
     parser.add_argument("--model", default="lite", help="preset name or checkpoint directory (default: lite)")
