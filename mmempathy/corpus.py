@@ -399,7 +399,7 @@ def _run_ray(
         ray.data.DataContext.get_current().enable_progress_bars = False
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
-        # Without GPUs the model stage (lite) is about a quarter of the CPU stage's work (benchmarks/RESULTS.md).
+        # Without GPUs the model stage (lite) is about a quarter of all the work (benchmarks/RESULTS.md).
         workers = model_workers or (gpus if gpus else max(1, int(resources.get("CPU", 1)) // 4))
         # A model given by name is loaded by each worker; a model object travels to them as its checkpoint.
         shipped = str(model) if isinstance(model, (str, Path)) else ray.put(_pack(model))  # put once, not per actor
