@@ -50,6 +50,7 @@ import pickle
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -291,12 +292,13 @@ def file_rows(item: dict[str, Any], spec: dict[str, Any]) -> Iterator[dict[str, 
             modalities=spec["modalities"],
             report=report,
         )
-        for sample in samples:
-            if not readable(sample, spec["modalities"]):  # as predict_video: nothing the model reads
-                skipped.append([sample.meta["start"], sample.meta["end"]])
-                continue
-            yield _row(key, "segment", count, sample)
-            count += 1
+        with closing(samples):  # the file closes now on an error, not at garbage collection
+            for sample in samples:
+                if not readable(sample, spec["modalities"]):  # as predict_video: nothing the model reads
+                    skipped.append([sample.meta["start"], sample.meta["end"]])
+                    continue
+                yield _row(key, "segment", count, sample)
+                count += 1
         meta = {"duration": info.duration, "has_video": info.has_video, "has_audio": info.has_audio, **report}
         yield _row(key, "done", count, {**meta, "config": asdict(spec["config"]), "skipped": skipped})
     except Exception as err:  # noqa: BLE001 - any error is this file's: recorded, and the corpus goes on

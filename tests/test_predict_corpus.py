@@ -113,6 +113,21 @@ def test_resume_skips_done_files_and_redoes_changed_ones(fuser, archive, tmp_pat
     assert after.loc[after["file"] == str(clip), "end"].max() > first.loc[first["file"] == str(clip), "end"].max()
 
 
+def test_a_model_error_fails_its_files_not_the_run(fuser, archive, tmp_path, monkeypatch):
+    from mmempathy.media import pipeline
+
+    def broken(fuser, samples):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(pipeline, "predict_segments", broken)
+    out = tmp_path / "results.parquet"
+    report = predict_corpus(fuser, archive, out, config=CONFIG, progress=False)
+    assert (report.done, report.failed) == (0, 4) and not list(out.glob("part-*"))
+    failures = read_failures(out).set_index("file")
+    assert failures.loc[str(archive / "call1.mp4"), "message"] == "model: out of memory"
+    assert failures.loc[str(archive / "call1.mp4"), "error"] == "RuntimeError"
+
+
 def test_other_settings_on_the_same_output_are_refused(fuser, archive, tmp_path):
     out = tmp_path / "results.parquet"
     predict_corpus(fuser, [archive / "agent" / "call2.m4a"], out, config=CONFIG, progress=False)
