@@ -44,7 +44,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import logging
 import os
 import pickle
 import tempfile
@@ -394,11 +393,8 @@ def _run_ray(
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
         except ConnectionError as err:
             raise InputError(f"cannot reach the Ray cluster at {address}: {err}") from None
-    quiet_ray = logging.getLogger("ray.data")
-    level = quiet_ray.level
-    quiet_ray.setLevel(logging.ERROR)  # neither Ray's per-operator bars (ours counts files) nor its chatter
     try:
-        ray.data.DataContext.get_current().enable_progress_bars = False
+        ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts files
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
         # Without GPUs the model stage (lite) is about a quarter of all the work (benchmarks/RESULTS.md).
@@ -421,7 +417,6 @@ def _run_ray(
         for batch in ds.iter_batches(batch_size=None, batch_format="pandas"):
             writer.add_rows(batch)
     finally:
-        quiet_ray.setLevel(level)
         if started:
             ray.shutdown()
 
