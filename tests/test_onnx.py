@@ -149,20 +149,26 @@ def test_predict_api_and_video(lite, lite_export):
     assert max(abs(a.probs[k] - b.probs[k]) for a, b in zip(ours, theirs) for k in a.probs) <= TOLERANCE
 
 
-def test_runtime_never_imports_torch(tiny_export):
+def test_runtime_never_imports_torch(tiny_export, tmp_path):
+    """The API and ``mmempathy predict --onnx`` in a fresh process: predictions, and no torch in sys.modules."""
+    out_json = tmp_path / "timeline.json"
     code = f"""
 import sys, warnings
 import numpy as np
+from mmempathy.cli import main
 from mmempathy.onnx import OnnxEmotionFuser
 warnings.simplefilter("ignore")
 fuser = OnnxEmotionFuser({str(tiny_export[0])!r})
 result = fuser.predict(text="so happy", audio=np.zeros(16000, np.float32) + 0.01, sample_rate=16000,
                        faces=np.zeros((2, 40, 40, 3), np.uint8))
-timeline = fuser.predict_video({str(DEMO / "demo.mp4")!r}, subtitles={str(DEMO / "demo.srt")!r})
-print(result.present, len(timeline), sorted(m for m in ("torch", "transformers", "timm") if m in sys.modules))
+status = main(["predict", {str(DEMO / "demo.mp4")!r}, "--subtitles", {str(DEMO / "demo.srt")!r},
+               "--onnx", {str(tiny_export[0])!r}, "--json", {str(out_json)!r}, "--quiet"])
+print(result.present, status, sorted(m for m in ("torch", "transformers", "timm") if m in sys.modules))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split("\n")[-2] == "['text', 'audio', 'face'] 6 []"
+    assert out.split("\n")[-2] == "['text', 'audio', 'face'] 0 []"
+    timeline = json.loads(out_json.read_text())
+    assert len(timeline["segments"]) == 6 and timeline["meta"]["model"] == str(tiny_export[0])
 
 
 def test_not_an_export_is_refused(tiny_export, tmp_path):
@@ -181,6 +187,12 @@ def test_not_an_export_is_refused(tiny_export, tmp_path):
     (partial / "config.json").write_text('{"format": "mmempathy-onnx", "version": 99}')
     with pytest.raises(CheckpointError, match="version 1"):
         OnnxEmotionFuser(partial)
+
+
+def test_cli_predict_refuses_a_torch_device_with_onnx(tiny_export, capsys):
+    args = ["predict", str(DEMO / "demo.mp4"), "--onnx", str(tiny_export[0]), "--device", "cpu"]
+    assert main(args) == 2
+    assert "--device picks a torch device" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_directory_holding_other_files(tmp_path, capsys):

@@ -43,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     text.add_argument("--subtitles", type=Path, help=".srt or .vtt file: one segment per cue, with its text")
     text.add_argument("--transcript", help="text of the whole file, spread over the windows")
     parser.add_argument("--model", default="lite", help="preset name or checkpoint directory (default: lite)")
+    parser.add_argument(
+        "--onnx",
+        type=Path,
+        metavar="DIR",
+        help="predict with an ONNX export (mmempathy export-onnx) through onnxruntime instead of --model",
+    )
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     add_segment_options(parser)
     parser.add_argument(
@@ -81,13 +87,21 @@ def run(args: argparse.Namespace) -> int:
         from mmempathy.media.asr import resolve_model
 
         resolve_model(config.asr_model)  # a missing model directory fails before the emotion model loads
+    if args.onnx is not None and args.device is not None:
+        raise InputError("--device picks a torch device; an ONNX export (--onnx) runs on onnxruntime's CPU")
     device = resolve_device(args.device)
     from mmempathy.media.pipeline import predict_video
-    from mmempathy.model import EmotionFuser
 
-    fuser = EmotionFuser.from_pretrained(args.model, device=device)
+    if args.onnx is not None:  # onnxruntime: torch is never imported
+        from mmempathy.onnx import OnnxEmotionFuser
+
+        fuser = OnnxEmotionFuser(args.onnx)
+    else:
+        from mmempathy.model import EmotionFuser
+
+        fuser = EmotionFuser.from_pretrained(args.model, device=device)
     timeline = predict_video(fuser, args.video, subtitles=args.subtitles, transcript=transcript, config=config)
-    timeline.meta["model"] = str(args.model)
+    timeline.meta["model"] = str(args.onnx or args.model)
     if args.smooth > 1:
         timeline = timeline.smooth(args.smooth)
     if not args.quiet:  # the table goes where the data does not
