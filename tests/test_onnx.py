@@ -200,3 +200,14 @@ def test_cli_refuses_a_directory_holding_other_files(tmp_path, capsys):
     assert main(["export-onnx", str(tmp_path)]) == 2
     assert "holds files other than an ONNX export" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_benchmark_smoke_run(lite_export, tmp_path):
+    """benchmarks/onnx_speed.py on one call per workload, so that the recipe cannot rot."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "onnx_speed.py"
+    args = ["--batch-sizes", "1", "--repeats", "1", "--rounds", "1", "--export", str(lite_export)]
+    subprocess.run([sys.executable, str(script), *args, "--json", str(tmp_path / "r.json")], check=True,
+                   capture_output=True)  # fmt: skip
+    report = json.loads((tmp_path / "r.json").read_text())["speed"]
+    assert report["max_abs_dp"] <= TOLERANCE and [r["modalities"] for r in report["rows"]] == ["text", "full"]
+    assert report["startup"]["onnx"]["torch_imported"] is False and report["startup"]["torch"]["torch_imported"]
