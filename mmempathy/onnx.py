@@ -60,7 +60,8 @@ def export_onnx(fuser: EmotionFuser, directory: str | Path, *, opset: int = OPSE
 
     Args:
         fuser: The model; it is not changed (a float32 CPU copy is exported).
-        directory: Created if needed; files of an earlier export are replaced, ``config.json`` last.
+        directory: Created if needed; an earlier export there is replaced. Its ``config.json`` goes first
+            and the new one is written last, so an export that fails half-way is not taken for one.
         opset: ONNX opset of the graphs.
 
     Returns:
@@ -85,6 +86,7 @@ def export_onnx(fuser: EmotionFuser, directory: str | Path, *, opset: int = OPSE
         raise ValueError("adapters are not exported: switch the adapter off (fuser.use_adapter(None)) first")
     model = copy.deepcopy(fuser).cpu().float().eval()
     directory = Path(directory)
+    (directory / CONFIG_NAME).unlink(missing_ok=True)
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -112,6 +114,8 @@ def export_onnx(fuser: EmotionFuser, directory: str | Path, *, opset: int = OPSE
     if model.config.text is not None and model.config.text.kind == "hf":
         tokenizer = model.processor.tokenizer
         atomic_write_files(directory / "tokenizer", lambda tmp: tokenizer.save_pretrained(str(tmp)))
+        if not (directory / TOKENIZER_FILE).is_file():
+            raise ValueError("the text tokenizer wrote no tokenizer.json: the runtime needs a fast tokenizer")
         meta["text"] = {"pad_id": int(tokenizer.pad_token_id), "pad_token": str(tokenizer.pad_token)}
     if model.config.audio is not None and model.config.audio.kind == "whisper":
         from mmempathy.encoders import whisper
@@ -152,7 +156,7 @@ def _encoder_graph(model: EmotionFuser, m: Modality) -> tuple:
 
     from mmempathy.encoders.face import FrameEncoder
     from mmempathy.encoders.speech import LiteSpeechEncoder
-    from mmempathy.encoders.whisper import WhisperSpeechEncoder
+    from mmempathy.encoders.whisper import MAX_POSITIONS, WhisperSpeechEncoder
 
     encoder, cfg = model.encoders[m.value], model.config.encoder(m)
     batch = Dim("batch")
@@ -164,7 +168,7 @@ def _encoder_graph(model: EmotionFuser, m: Modality) -> tuple:
     mask = torch.ones(2, 16, dtype=torch.bool)
     mask[1, 10:] = False  # a padded row: the exported graph must keep its masks
     if isinstance(encoder, WhisperSpeechEncoder):
-        frames = Dim("frames", min=2, max=3000)
+        frames = Dim("frames", min=2, max=2 * MAX_POSITIONS)
         feats, lengths = torch.randn(2, encoder.model.conv1.in_channels, 16), mask.sum(-1) * 160
         args, inputs = (feats, mask, lengths), ["feats", "frame_mask", "lengths"]
         dims = (({0: batch, 2: frames}, {0: batch, 1: frames}, {0: batch}),)
@@ -173,7 +177,7 @@ def _encoder_graph(model: EmotionFuser, m: Modality) -> tuple:
         length = Dim("length", min=2)
         args, inputs = (torch.randn(2, 16, cfg.input_dim), mask), ["features", "mask"]
     elif m is Modality.TEXT:
-        length = Dim("length", min=2, max=max(cfg.max_length, 3))
+        length = Dim("length", min=2, max=cfg.max_length)
         ids = torch.randint(1000, 2000, (2, 16)) * mask
         args, inputs = (ids, mask.long()), ["input_ids", "attention_mask"]
     else:  # waveform encoders (wav2vec2 family)
@@ -298,6 +302,8 @@ class OnnxEmotionFuser:
         if self.config.text is not None and self.config.text.kind == "hf":
             from tokenizers import Tokenizer
 
+            if not (directory / TOKENIZER_FILE).is_file():
+                raise CheckpointError(f"ONNX export {str(directory)!r} lacks {TOKENIZER_FILE}")
             tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
         self.processor = OnnxProcessor(self.config, tokenizer, **meta.get("text", {}))
         self._warned_untrained = False
@@ -329,10 +335,7 @@ class OnnxEmotionFuser:
         if len(set(lengths.values())) > 1:
             raise InputError(f"batch inputs have different lengths: {lengths}")
         n = next(iter(lengths.values()))
-        samples = [
-            Sample(**{k: v[i] for k, v in columns.items()}, sample_rate=sample_rate)  # type: ignore[arg-type]
-            for i in range(n)
-        ]
+        samples = [Sample(**{k: v[i] for k, v in columns.items()}, sample_rate=sample_rate) for i in range(n)]
         return self.predict_samples(samples, batch_size=batch_size)
 
     def predict_samples(

@@ -178,6 +178,9 @@ def test_not_an_export_is_refused(tiny_export, tmp_path):
         EmotionFuser.from_onnx(Path(__file__).resolve().parents[1] / "mmempathy" / "weights" / "lite")
     partial = tmp_path / "partial"
     shutil.copytree(tiny_export[0], partial)
+    (partial / "tokenizer" / "tokenizer.json").unlink()
+    with pytest.raises(CheckpointError, match="lacks tokenizer/tokenizer.json"):
+        OnnxEmotionFuser(partial)
     (partial / "fusion.onnx").unlink()
     with pytest.raises(CheckpointError, match="lacks fusion.onnx"):
         OnnxEmotionFuser(partial)
