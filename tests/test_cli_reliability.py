@@ -315,7 +315,7 @@ def _timeline(n: int, hop: float = 3.0) -> Timeline:
 
 def test_plot_of_an_hour_is_areas_not_thousands_of_bars(tmp_path):
     fig = _timeline(1_200).plot(tmp_path / "hour.png")
-    ax, band, clash = fig.axes
+    ax, band, _modalities, clash = fig.axes
     assert len(ax.patches) == 0 and len(ax.collections) == len(LABELS)  # one area per label
     assert "mean of 12 segments" in ax.get_ylabel()
     assert len(band.texts) < 20  # names only where a run is wide enough

@@ -225,7 +225,7 @@ def test_ctrl_c_ends_cleanly_with_every_finished_segment_written(media, tmp_path
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [float(r["start"]) for r in rows] == [x["start"] for x in records]
-    assert "live: stopped" in err and f"live: {len(records)} segment(s)" in err
+    assert "live: stopped" in err and f"live: {len(records)} segment(s)" in err, err
 
 
 def test_cli_bad_input_is_one_line(media):

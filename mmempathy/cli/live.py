@@ -100,17 +100,21 @@ def run(args: argparse.Namespace) -> int:
         segments = fuser.stream(source, args.subtitles, speed=args.speed, config=config)
         try:
             for segment in segments:
-                with stop.deferred():  # a Ctrl-C while a line is written waits for the line's end
+                if stop.requested:  # the decoder may have ended the stream on the signal itself (FFmpeg's
+                    break  # interrupt callback): what it closed early is not a finished segment
+                with stop.deferred():  # a Ctrl-C while a line is written waits for the line's end (and its count)
                     _emit(segment, writer)
-                count += 1
-                if segment.latency is not None:
-                    latencies.append(segment.latency)
+                    count += 1
+                    if segment.latency is not None:
+                        latencies.append(segment.latency)
                 if args.max_segments is not None and count >= args.max_segments:
                     break
         except KeyboardInterrupt:
-            print("live: stopped", file=sys.stderr)
+            pass
         finally:
             segments.close()
+        if stop.requested:
+            print("live: stopped", file=sys.stderr)
     print(_summary(count, latencies, csv_path), file=sys.stderr)
     return 0
 
@@ -154,6 +158,7 @@ class _Stop:
     def __init__(self) -> None:
         self.deferring = False
         self.pending = False
+        self.requested = False  # a stop was asked for
 
     def __enter__(self) -> _Stop:
         self.previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -174,6 +179,7 @@ class _Stop:
             raise KeyboardInterrupt
 
     def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
         if self.deferring:
             self.pending = True
         else:
