@@ -37,15 +37,16 @@ import torch
 from video_speed import machine, make_clip, real_speech
 
 from mmempathy import EmotionFuser
-from mmempathy.corpus import _sample_spec, file_rows, find_inputs, predict_corpus, predict_rows
+from mmempathy.corpus import file_rows, find_inputs, predict_corpus, predict_rows
+from mmempathy.corpus.stages import sample_spec
 from mmempathy.media.config import VideoConfig
 from mmempathy.media.decode import load_audio
-from mmempathy.media.synthetic import write_clip
+from mmempathy.testing import write_clip
 
 
 def stage_times(fuser: EmotionFuser, folder: Path, config: VideoConfig) -> tuple[float, float, int]:
     """Seconds of the CPU stage over every file, of the model stage over all their segments; segments."""
-    spec = _sample_spec(fuser, config)
+    spec = sample_spec(fuser, config)
     items = [{"key": i.key, "path": str(i.path), "subtitles": None, "transcript": None} for i in find_inputs(folder)]
     start = time.perf_counter()
     rows = [row for item in items for row in file_rows(item, spec)]

@@ -14,12 +14,11 @@ import pandas as pd
 import pytest
 
 from mmempathy import EmotionFuser
-from mmempathy import corpus as corpus_module
 from mmempathy.cli import main
-from mmempathy.corpus import find_inputs, predict_corpus, read_corpus, read_failures
+from mmempathy.corpus import find_inputs, predict_corpus, read_corpus, read_failures, stages, store
 from mmempathy.errors import InputError
 from mmempathy.media.pipeline import VideoConfig, predict_video
-from mmempathy.media.synthetic import draw_face, tone, write_clip
+from mmempathy.testing import draw_face, tone, write_clip
 
 pytest.importorskip("pyarrow")
 FPS = 10
@@ -89,8 +88,8 @@ def test_resume_skips_done_files_and_redoes_changed_ones(fuser, archive, tmp_pat
     predict_corpus(fuser, archive, out, config=CONFIG, progress=False)
     parts = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
     read = []
-    real = corpus_module.file_rows
-    monkeypatch.setattr(corpus_module, "file_rows", lambda item, spec: (read.append(item["file"]), real(item, spec))[1])
+    real = stages.file_rows
+    monkeypatch.setattr(stages, "file_rows", lambda item, spec: (read.append(item["file"]), real(item, spec))[1])
 
     again = predict_corpus(fuser, archive, out, config=CONFIG, progress=False)
     assert (again.done, again.failed, again.skipped, again.skipped_failed) == (0, 0, 4, 2)
@@ -162,14 +161,14 @@ def test_bad_inputs_fail_before_any_work(tmp_path):
 
 
 def test_missing_extra_names_it(monkeypatch, tmp_path):
-    real = corpus_module.importlib.import_module
+    real = store.importlib.import_module
 
     def no_pyarrow(name, *args):
         if name.startswith("pyarrow"):
             raise ImportError(name)
         return real(name, *args)
 
-    monkeypatch.setattr(corpus_module.importlib, "import_module", no_pyarrow)
+    monkeypatch.setattr(store.importlib, "import_module", no_pyarrow)
     with pytest.raises(InputError, match=r"needs pyarrow: pip install 'mmempathy\[corpus\]'"):
         predict_corpus("tiny", [tmp_path / "a.mp4"], tmp_path / "out")
 

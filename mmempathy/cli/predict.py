@@ -50,13 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="predict with an ONNX export (mmempathy export-onnx) through onnxruntime instead of --model",
     )
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    add_segment_options(parser)
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=VideoConfig.batch_size,
-        help="segments per model call (default: %(default)s)",
-    )
+    add_segment_options(parser, batch=True)
     parser.add_argument("--smooth", type=int, default=0, metavar="N", help="average over N neighbouring segments")
     parser.add_argument("--json", metavar="PATH", help="write the timeline (with its settings) as JSON; - for stdout")
     parser.add_argument("--csv", metavar="PATH", help="write one row per segment as CSV; - for stdout")
@@ -79,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--segment-by subtitles needs --subtitles")
     named = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
     to_stdout = stdout_option(named, file_only=("--plot",))
-    config = segment_config(args, batch_size=args.batch_size, progress=False if args.quiet else None)
+    config = segment_config(args, progress=False if args.quiet else None)
     from mmempathy.media.timeline import PLOT_FORMATS
 
     outputs = check_output_paths({k: v for k, v in named.items() if k != to_stdout}, {"--plot": PLOT_FORMATS})
@@ -117,9 +111,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_segment_options(parser: argparse.ArgumentParser) -> None:
-    """The options of :class:`VideoConfig` that ``predict`` and ``live`` share (read back by :func:`segment_config`)."""
+def add_segment_options(parser: argparse.ArgumentParser, *, batch: bool = False) -> None:
+    """The options of :class:`VideoConfig` that ``predict``, ``predict-corpus`` and ``live`` share (read back by
+    :func:`segment_config`); ``batch`` adds ``--batch-size`` (``live`` predicts each segment as it closes)."""
     defaults = {f.name: f.default for f in fields(VideoConfig)}
+    if batch:
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=defaults["batch_size"],
+            help="segments per model call (default: %(default)s)",
+        )
     parser.add_argument(
         "--window", type=float, default=defaults["window"], help="window length in seconds (default: %(default)s)"
     )
@@ -173,12 +175,14 @@ def add_segment_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def segment_config(args: argparse.Namespace, **fields: object) -> VideoConfig:
-    """The :class:`VideoConfig` of the options :func:`add_segment_options` added, with ``fields`` on top.
+def segment_config(args: argparse.Namespace, **overrides: object) -> VideoConfig:
+    """The :class:`VideoConfig` of the options :func:`add_segment_options` added, with ``overrides`` on top.
 
     Raises:
         InputError: A value is out of range (one line, exit status 2).
     """
+    if getattr(args, "batch_size", None) is not None:
+        overrides = {"batch_size": args.batch_size, **overrides}
     return VideoConfig(
         fps=args.fps,
         window=args.window,
@@ -190,7 +194,7 @@ def segment_config(args: argparse.Namespace, **fields: object) -> VideoConfig:
         vad=args.vad,
         min_speech=args.min_speech,
         face_detector=args.face_detector,
-        **fields,
+        **overrides,
     )
 
 

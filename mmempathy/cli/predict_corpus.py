@@ -20,14 +20,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmempathy.media.config import DETECTORS, SEGMENT_BY, VideoConfig
+from mmempathy.cli.predict import add_segment_options, resolve_device, segment_config
 
 SHOWN_FAILURES = 5  # failures printed at the end; the rest are in OUT/_failures/
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict-corpus`` subcommand."""
-    defaults = VideoConfig()
     parser = subparsers.add_parser(
         "predict-corpus",
         help="emotion timelines of every file of a folder or CSV list, into a parquet dataset (resumable)",
@@ -51,55 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="try again the files that failed before")
     parser.add_argument("--model", default="lite", help="preset name or checkpoint directory (default: lite)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--window", type=float, default=defaults.window, help="window seconds (default: %(default)s)")
-    parser.add_argument(
-        "--hop", type=float, default=defaults.hop, help="seconds between windows (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--fps", type=float, default=defaults.fps, help="frames sampled per second (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=defaults.batch_size, help="segments per model call (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--segment-by",
-        default=defaults.segment_by,
-        metavar="{" + ",".join(SEGMENT_BY) + "}",
-        help="subtitle cues, fixed windows or speech turns (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--asr",
-        default=defaults.asr,
-        metavar="{auto,off}",
-        help="Whisper for files without text (default: %(default)s)",
-    )
-    parser.add_argument("--asr-model", default=defaults.asr_model, help="Whisper model (default: %(default)s)")
-    parser.add_argument(
-        "--vad",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.vad,
-        help="voice activity detection (default: on)",
-    )
-    parser.add_argument("--face-detector", default="auto", choices=DETECTORS, help="face detector (default: auto)")
+    add_segment_options(parser, batch=True)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``predict-corpus`` with parsed arguments; returns the exit status."""
-    from mmempathy.cli.predict import resolve_device
-
-    config = VideoConfig(
-        fps=args.fps,
-        window=args.window,
-        hop=args.hop,
-        batch_size=args.batch_size,
-        segment_by=args.segment_by,
-        asr=args.asr,
-        asr_model=args.asr_model,
-        vad=args.vad,
-        face_detector=args.face_detector,
-    )  # bad values raise InputError here: one line, exit status 2
+    config = segment_config(args)  # bad values: InputError, one line, exit status 2
     from mmempathy.corpus import find_inputs, predict_corpus
 
     items = find_inputs(args.inputs)  # a bad folder or CSV fails before the model loads

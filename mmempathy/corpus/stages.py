@@ -1,0 +1,216 @@
+"""The two stages of corpus inference, shared by both engines, and the engines that run them: a CPU
+stage (:func:`file_rows`: decoding, faces, voice activity, Whisper) and a model stage
+(:func:`predict_rows`), on this process (:func:`run_local`) or as a Ray Data pipeline (:func:`run_ray`)."""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmempathy.errors import InputError
+from mmempathy.io import check_media_path
+from mmempathy.media.config import VideoConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import ray
+
+    from mmempathy.corpus.store import Writer
+    from mmempathy.model import EmotionFuser
+
+
+def file_rows(item: dict[str, Any], spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The CPU stage: a file's segments as rows to predict, then one closing row.
+
+    Rows are ``{"key", "kind", "index", "payload"}``: ``kind`` ``"segment"`` (``payload``: the
+    pickled :class:`~mmempathy.sample.Sample`, ``index``: its order), then ``"done"`` (``index``:
+    the number of segments, ``payload``: the timeline's ``meta``), or ``"failed"`` (the error) when
+    anything goes wrong, even after some segments went out. Never raises for a bad file.
+
+    Args:
+        item: ``path``, ``subtitles``, ``transcript`` and ``key`` of one file.
+        spec: From :func:`sample_spec`: ``config``, ``face_size``, ``sample_rate``, ``modalities``.
+    """
+    from mmempathy.media.decode import probe
+    from mmempathy.media.pipeline import iter_samples, readable
+
+    key, count = item["key"], 0
+    try:
+        path = check_media_path(item["path"])
+        info = probe(path)
+        report: dict[str, Any] = {}
+        skipped: list[list[float]] = []
+        samples = iter_samples(
+            path,
+            item["subtitles"],
+            item["transcript"],
+            config=spec["config"],
+            face_size=spec["face_size"],
+            sample_rate=spec["sample_rate"],
+            modalities=spec["modalities"],
+            report=report,
+        )
+        with closing(samples):  # the file closes now on an error, not at garbage collection
+            for sample in samples:
+                if not readable(sample, spec["modalities"]):  # as predict_video: nothing the model reads
+                    skipped.append([sample.meta["start"], sample.meta["end"]])
+                    continue
+                yield row(key, "segment", count, sample)
+                count += 1
+        meta = {"duration": info.duration, "has_video": info.has_video, "has_audio": info.has_audio, **report}
+        yield row(key, "done", count, {**meta, "config": asdict(spec["config"]), "skipped": skipped})
+    except Exception as err:  # noqa: BLE001 - any error is this file's: recorded, and the corpus goes on
+        yield row(key, "failed", count, {"error": type(err).__name__, "message": str(err)})
+
+
+def predict_rows(fuser: EmotionFuser, rows: pd.DataFrame) -> pd.DataFrame:
+    """The model stage: each ``"segment"`` row's sample predicted, its payload now the pickled
+    :class:`~mmempathy.media.timeline.Segment`; other rows pass unchanged. A batch the model fails on
+    turns its segment rows into ``"failed"`` rows (their files are recorded as failed)."""
+    from mmempathy.media.pipeline import predict_segments
+
+    rows = rows.copy()
+    todo = (rows["kind"] == "segment").to_numpy()
+    if not todo.any():
+        return rows
+    try:
+        segments = predict_segments(fuser, [pickle.loads(p) for p in rows.loc[todo, "payload"]])
+        rows.loc[todo, "payload"] = [pickle.dumps(s) for s in segments]
+    except Exception as err:  # noqa: BLE001 - as in file_rows: the files fail, the run does not
+        rows.loc[todo, "kind"] = "failed"
+        rows.loc[todo, "payload"] = pickle.dumps({"error": type(err).__name__, "message": f"model: {err}"})
+    return rows
+
+
+class ModelWorker:
+    """A Ray actor of the model stage: loads the model once, then predicts batches of rows.
+
+    Args:
+        model: A preset name or checkpoint directory, or a checkpoint's files (``{relative path: bytes}``,
+            as :func:`pack` makes them, or a Ray reference to them: a model object cannot travel as it
+            is, its parametrized modules do not pickle).
+        device: The torch device (default: CUDA if available).
+    """
+
+    def __init__(self, model: str | dict[str, bytes] | ray.ObjectRef, device: str | None = None):
+        import ray
+        import torch
+
+        threads = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))
+        torch.set_num_threads(max(1, threads))
+        if isinstance(model, ray.ObjectRef):
+            model = ray.get(model)
+        if isinstance(model, str):
+            self.fuser = load_model(model, device)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in model.items():
+                (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / name).write_bytes(data)
+            self.fuser = load_model(tmp, device)
+
+    def __call__(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return predict_rows(self.fuser, rows)
+
+
+def run_local(fuser: EmotionFuser, todo: list[dict[str, Any]], writer: Writer, spec: dict, batch_size: int) -> None:
+    import pandas as pd
+
+    pending: list[dict[str, Any]] = []
+    segments = 0
+    for item in todo:
+        for row in file_rows(item, spec):
+            pending.append(row)
+            segments += row["kind"] == "segment"
+            if segments == batch_size:
+                writer.add_rows(predict_rows(fuser, pd.DataFrame(pending)))
+                pending, segments = [], 0
+    if pending:
+        writer.add_rows(predict_rows(fuser, pd.DataFrame(pending)))
+
+
+def run_ray(
+    model: EmotionFuser | str | Path,
+    todo: list[dict[str, Any]],
+    writer: Writer,
+    spec: dict,
+    batch_size: int,
+    device: str | None,
+    address: str | None,
+    model_workers: int | None,
+) -> None:
+    import ray
+
+    if not todo:
+        return
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        except ConnectionError as err:
+            raise InputError(f"cannot reach the Ray cluster at {address}: {err}") from None
+    try:
+        ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts files
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        # Without GPUs the model stage (lite) is about a quarter of all the work (benchmarks/RESULTS.md).
+        workers = model_workers or (gpus if gpus else max(1, int(resources.get("CPU", 1)) // 4))
+        # A model given by name is loaded by each worker; a model object travels to them as its checkpoint.
+        shipped = str(model) if isinstance(model, (str, Path)) else ray.put(pack(model))  # put once, not per actor
+        ds = ray.data.from_items(todo, override_num_blocks=len(todo))  # one file a task: small files balance
+        if spec["config"].asr_threads == 0:  # each CPU task holds one CPU: Whisper should not take four
+            spec = {**spec, "config": replace(spec["config"], asr_threads=1)}
+        ds = ds.flat_map(file_rows, fn_args=(spec,), num_cpus=1)
+        ds = ds.map_batches(
+            ModelWorker,
+            fn_constructor_args=(shipped, device),
+            batch_size=batch_size,
+            batch_format="pandas",
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_gpus=1 if gpus else 0,
+            num_cpus=1,
+        )
+        for batch in ds.iter_batches(batch_size=None, batch_format="pandas"):
+            writer.add_rows(batch)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def row(key: str, kind: str, index: int, value: Any) -> dict[str, Any]:
+    # Pickle carries samples between our own stages (Ray would pickle them anyway); nothing read from disk.
+    return {"key": key, "kind": kind, "index": index, "payload": pickle.dumps(value)}
+
+
+def sample_spec(fuser: EmotionFuser, config: VideoConfig) -> dict[str, Any]:
+    """What the CPU stage needs from the model, as ``predict_video`` derives it."""
+    from mmempathy.media.decode import SAMPLE_RATE
+    from mmempathy.modality import Modality
+
+    processor = getattr(fuser, "processor", None)
+    return {
+        "config": config,
+        "face_size": config.face_size or getattr(processor, "face_size", None) or 112,
+        "sample_rate": getattr(processor, "sample_rate", None) or SAMPLE_RATE,
+        "modalities": {str(getattr(m, "value", m)) for m in getattr(fuser, "modalities", Modality)},
+    }
+
+
+def pack(fuser: EmotionFuser) -> dict[str, bytes]:
+    """The files of ``fuser``'s checkpoint (:meth:`~mmempathy.model.EmotionFuser.save_pretrained`), by relative path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fuser.save_pretrained(tmp)
+        return {str(p.relative_to(tmp)): p.read_bytes() for p in Path(tmp).rglob("*") if p.is_file()}
+
+
+def load_model(model: EmotionFuser | str | Path, device: str | None) -> EmotionFuser:
+    if not isinstance(model, (str, Path)):
+        return model if device is None else model.to(device)
+    from mmempathy.model import EmotionFuser
+
+    return EmotionFuser.from_pretrained(model, device=device)
