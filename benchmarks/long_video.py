@@ -36,7 +36,7 @@ import numpy as np
 
 def make_clip(path: Path, seconds: float, *, size=(1920, 1080), fps: int = 30) -> Path:
     """A talking face that wanders over a plain scene (and back every 20 s); cached in ``path``."""
-    from mmempathy.media.synthetic import draw_face, write_clip
+    from mmempathy.testing import draw_face, write_clip
 
     if path.exists():
         return path

@@ -39,8 +39,8 @@ from mmempathy.media import decode
 from mmempathy.media.asr import SpeechRecognizer
 from mmempathy.media.faces import FaceExtractor
 from mmempathy.media.pipeline import VideoConfig, iter_samples, predict_video
-from mmempathy.media.synthetic import draw_face, write_clip
 from mmempathy.media.vad import speech_timestamps
+from mmempathy.testing import draw_face, write_clip
 
 WORDS = (
     "well I honestly did not expect that you would come back so soon and I am not sure how I feel about it "

@@ -28,7 +28,7 @@ import soundfile as sf
 
 from mmempathy.media.decode import iter_frames
 from mmempathy.media.faces import FaceDetector
-from mmempathy.media.synthetic import write_clip
+from mmempathy.testing import write_clip
 
 SAMPLE_RATE = 16_000
 WIDTH, HEIGHT, FPS = 640, 360, 10

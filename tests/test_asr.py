@@ -23,7 +23,7 @@ from mmempathy.media import asr, pipeline
 from mmempathy.media.asr import SpeechRecognizer, StreamingTranscriber
 from mmempathy.media.decode import load_audio
 from mmempathy.media.pipeline import VideoConfig, iter_samples, predict_video
-from mmempathy.media.synthetic import write_clip
+from mmempathy.testing import write_clip
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 RATE = 16_000

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mmempathy.cli as cli
-from mmempathy.media.synthetic import write_clip
+from mmempathy.testing import write_clip
 
 pytestmark = pytest.mark.filterwarnings("ignore:this model.s weights are untrained")
 

@@ -21,8 +21,8 @@ import pytest
 import mmempathy.cli as cli
 from mmempathy.errors import CheckpointError, InputError
 from mmempathy.media.subtitles import Cue
-from mmempathy.media.synthetic import draw_face, tone, write_clip
 from mmempathy.media.timeline import CROWDED, Segment, Timeline
+from mmempathy.testing import draw_face, tone, write_clip
 
 pytestmark = pytest.mark.filterwarnings("ignore:this model.s weights are untrained")
 

@@ -18,7 +18,7 @@ import pytest
 
 import mmempathy.cli as cli
 from mmempathy.errors import InputError
-from mmempathy.media.synthetic import draw_face, tone, write_clip
+from mmempathy.testing import draw_face, tone, write_clip
 
 pytestmark = pytest.mark.filterwarnings("ignore:this model.s weights are untrained")
 

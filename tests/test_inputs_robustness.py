@@ -67,7 +67,7 @@ def test_one_bad_item_in_a_batch_is_named(tiny, wave):
 
 def test_a_whole_frame_given_as_faces_is_cropped_to_its_face(tiny):
     from mmempathy.media.faces import FaceExtractor
-    from mmempathy.media.synthetic import draw_face
+    from mmempathy.testing import draw_face
 
     frame = draw_face(np.full((360, 640, 3), 90, np.uint8), (300, 180), 80, smile=1.0)
     with pytest.warns(UserWarning, match="640x360 image looks like a whole frame"):

@@ -12,17 +12,15 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 
 import numpy as np
 import pytest
 
-from mmempathy import EmotionFuser
 from mmempathy.errors import InputError
 from mmempathy.media.decode import AudioChunk, VideoFrame
 from mmempathy.media.live import LiveSegment, Pacer
 from mmempathy.media.sources import parse_source
-from mmempathy.media.synthetic import draw_face, tone, write_clip
+from mmempathy.testing import draw_face, tone, write_clip
 
 FPS = 10
 CLI = [sys.executable, "-m", "mmempathy.cli", "live"]
@@ -45,15 +43,6 @@ def media(tmp_path_factory):
         "long": write_clip(root / "long.mp4", frames(30.0), fps=FPS, audio=tone(30.0)),
         "root": root,
     }
-
-
-@pytest.fixture(scope="module")
-def fuser():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tiny model is untrained on purpose
-        model = EmotionFuser.from_pretrained("tiny")
-        model.warn_if_untrained()
-    return model
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +94,9 @@ def test_bad_sources_are_named(source, message):
         parse_source("rtsp://h/s", timeout=0)
 
 
-def test_a_source_that_does_not_answer_is_one_error(fuser):
+def test_a_source_that_does_not_answer_is_one_error(tiny):
     with pytest.raises(InputError, match="cannot open live source http://127.0.0.1:9/"):
-        next(fuser.stream("http://127.0.0.1:9/nothing.mp4", asr="off"))
+        next(tiny.stream("http://127.0.0.1:9/nothing.mp4", asr="off"))
 
 
 # --- pacing --------------------------------------------------------------------------------
@@ -157,9 +146,9 @@ def test_an_unpaced_source_never_waits_and_keeps_its_best_pace():
 # --- EmotionFuser.stream -------------------------------------------------------------------
 
 
-def test_stream_gives_the_file_pipeline_segments(fuser, media):
-    live = list(fuser.stream(media["clip"], realtime=False, window=2.0, hop=2.0, vad=False))
-    timeline = fuser.predict_video(media["clip"], window=2.0, hop=2.0, vad=False)
+def test_stream_gives_the_file_pipeline_segments(tiny, media):
+    live = list(tiny.stream(media["clip"], realtime=False, window=2.0, hop=2.0, vad=False))
+    timeline = tiny.predict_video(media["clip"], window=2.0, hop=2.0, vad=False)
     assert all(isinstance(seg, LiveSegment) for seg in live)
     assert [(s.start, s.end) for s in live] == [(s.start, s.end) for s in timeline] == [(0, 2), (2, 4), (4, 6)]
     for got, want in zip(live, timeline):
@@ -168,10 +157,10 @@ def test_stream_gives_the_file_pipeline_segments(fuser, media):
     assert walls == sorted(walls) and all(np.isfinite(s.latency) for s in live)
 
 
-def test_a_file_played_live_comes_out_as_it_plays(fuser, media):
+def test_a_file_played_live_comes_out_as_it_plays(tiny, media):
     started = time.monotonic()
     live = []
-    for seg in fuser.stream(media["clip"], speed=3.0, window=1.0, hop=1.0, vad=False, asr="off"):
+    for seg in tiny.stream(media["clip"], speed=3.0, window=1.0, hop=1.0, vad=False, asr="off"):
         live.append((seg, time.monotonic() - started))
     elapsed = time.monotonic() - started
     assert len(live) == 6 and elapsed >= 6.0 / 3.0 - 0.05  # paced: 6 s of media at 3x take 2 s at least
@@ -180,17 +169,17 @@ def test_a_file_played_live_comes_out_as_it_plays(fuser, media):
     assert all(-0.05 <= seg.latency < 2.0 for seg, _ in live)
 
 
-def test_an_http_stream_is_read_as_it_arrives(fuser, media, server):
+def test_an_http_stream_is_read_as_it_arrives(tiny, media, server):
     url = f"{server}/clip.mp4"
-    live = list(fuser.stream(url, window=2.0, hop=2.0, vad=False))
-    timeline = fuser.predict_video(media["clip"], window=2.0, hop=2.0, vad=False)
+    live = list(tiny.stream(url, window=2.0, hop=2.0, vad=False))
+    timeline = tiny.predict_video(media["clip"], window=2.0, hop=2.0, vad=False)
     assert [(s.start, s.end) for s in live] == [(s.start, s.end) for s in timeline]
     for got, want in zip(live, timeline):
         assert got.probs == pytest.approx(want.probs, abs=1e-5)
 
 
-def test_breaking_out_closes_the_source(fuser, media):
-    segments = fuser.stream(media["long"], realtime=False, window=1.0, hop=1.0, vad=False, asr="off")
+def test_breaking_out_closes_the_source(tiny, media):
+    segments = tiny.stream(media["long"], realtime=False, window=1.0, hop=1.0, vad=False, asr="off")
     first = next(segments)
     segments.close()
     assert first.start == 0.0

@@ -10,7 +10,7 @@ import pytest
 
 from mmempathy.errors import InputError
 from mmempathy.media import decode
-from mmempathy.media.synthetic import tone, write_clip
+from mmempathy.testing import tone, write_clip
 
 
 def frames(n: int, height: int = 72, width: int = 128):

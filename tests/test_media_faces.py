@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmempathy.media.faces import Box, FaceDetector, FaceExtractor, FaceTracker, crop_face
-from mmempathy.media.synthetic import draw_face
+from mmempathy.testing import draw_face
 
 
 def canvas(height=360, width=640):

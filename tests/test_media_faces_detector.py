@@ -73,7 +73,7 @@ def test_a_rotated_face_is_found_by_centerface_and_its_crop_turned_upright(frame
 
 
 def test_auto_uses_the_cascade_where_centerface_finds_nothing(frame):
-    from mmempathy.media.synthetic import draw_face
+    from mmempathy.testing import draw_face
 
     auto = FaceDetector()
     assert auto.name == "centerface+haar"

@@ -11,8 +11,8 @@ from mmempathy import EmotionFuser
 from mmempathy.errors import InputError
 from mmempathy.media import pipeline
 from mmempathy.media.pipeline import VideoConfig, iter_samples, predict_video
-from mmempathy.media.synthetic import draw_face, tone, write_clip
 from mmempathy.media.timeline import Timeline
+from mmempathy.testing import draw_face, tone, write_clip
 
 FPS = 10
 SRT = """1

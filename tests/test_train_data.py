@@ -16,7 +16,7 @@ from mmempathy.train import ClipDataset, FeatureDataset
 
 
 def test_clip_csv_decodes_audio_faces_and_labels(tmp_path):
-    from mmempathy.media.synthetic import draw_face, tone, write_clip
+    from mmempathy.testing import draw_face, tone, write_clip
 
     frames = []
     for i in range(20):

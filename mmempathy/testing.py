@@ -1,7 +1,8 @@
-"""Writing clips with PyAV, and synthetic faces and clips for tests, demos and benchmarks.
+"""Test tooling, not part of the model: synthetic media for the tests, the benchmarks and the demo build.
 
-:func:`draw_face` paints a cartoon face that OpenCV's frontal-face cascade detects, so the whole
-media path can be exercised without any face data.
+:func:`write_clip` encodes frames and a waveform with PyAV, :func:`tone` makes a waveform and
+:func:`draw_face` paints a cartoon face that the face detectors find, so the whole media path can
+be exercised without any face data. Nothing in :mod:`mmempathy` itself imports this module.
 
 Example:
     >>> import numpy as np
