@@ -46,3 +46,14 @@ def wave(rng) -> np.ndarray:
 def face_crops(rng) -> np.ndarray:
     """Three RGB uint8 crops."""
     return rng.integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Fail the test if a model is loaded: a command's checks of its inputs must come first."""
+    from mmempathy.model import EmotionFuser
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the bad input was reported")
+
+    monkeypatch.setattr(EmotionFuser, "from_pretrained", classmethod(refuse))

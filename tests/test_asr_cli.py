@@ -13,11 +13,6 @@ from mmempathy.testing import write_clip
 pytestmark = pytest.mark.filterwarnings("ignore:this model.s weights are untrained")
 
 
-@pytest.fixture(autouse=True)
-def only_predict(monkeypatch):
-    monkeypatch.setattr(cli, "SUBCOMMANDS", ("predict",))
-
-
 @pytest.fixture(scope="module")
 def quiet_clip(tmp_path_factory):
     return write_clip(tmp_path_factory.mktemp("cli_asr") / "quiet.m4a", None, audio=np.zeros(32000, np.float32))

@@ -14,12 +14,6 @@ from mmempathy.testing import draw_face, tone, write_clip
 pytestmark = pytest.mark.filterwarnings("ignore:this model.s weights are untrained")
 
 
-@pytest.fixture(autouse=True)
-def only_predict(monkeypatch):
-    # The other subcommands are not needed here (and may pull in heavier imports).
-    monkeypatch.setattr(cli, "SUBCOMMANDS", ("predict",))
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")

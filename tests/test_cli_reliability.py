@@ -29,27 +29,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:this model.s weights are untrain
 LABELS = ("anger", "joy", "neutral", "sadness")
 
 
-@pytest.fixture(autouse=True)
-def only_predict(monkeypatch):
-    monkeypatch.setattr(cli, "SUBCOMMANDS", ("predict", "models"))
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("reliability")
     frames = [draw_face(np.full((120, 160, 3), 90, np.uint8), (80, 60), 30) for _ in range(20)]
     return write_clip(root / "clip.mp4", frames, fps=10, audio=tone(2.0))
-
-
-@pytest.fixture
-def no_model(monkeypatch):
-    """Fail the test if a model is loaded: the checks must come first."""
-    from mmempathy.model import EmotionFuser
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the model was loaded before the bad input was reported")
-
-    monkeypatch.setattr(EmotionFuser, "from_pretrained", classmethod(refuse))
 
 
 def _one_line_error(capsys, *needles: str) -> str:

@@ -25,26 +25,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:this model.s weights are untrain
 WINDOWS = ["--model", "tiny", "--window", "2", "--hop", "2", "--asr", "off"]
 
 
-@pytest.fixture(autouse=True)
-def only_predict(monkeypatch):
-    monkeypatch.setattr(cli, "SUBCOMMANDS", ("predict",))
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     root = tmp_path_factory.mktemp("stdout")
     frames = [draw_face(np.full((120, 160, 3), 90, np.uint8), (80, 60), 30) for _ in range(40)]
     return write_clip(root / "clip.mp4", frames, fps=10, audio=tone(4.0))
-
-
-@pytest.fixture
-def no_model(monkeypatch):
-    from mmempathy.model import EmotionFuser
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the model was loaded before the bad option was reported")
-
-    monkeypatch.setattr(EmotionFuser, "from_pretrained", classmethod(refuse))
 
 
 def test_json_to_stdout_is_pure_json_and_the_rest_goes_to_stderr(clip, tmp_path, capfd):
