@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
@@ -20,12 +19,12 @@ from mmempathy.config import ModelConfig
 from mmempathy.device import autocast
 from mmempathy.encoders import build_encoder
 from mmempathy.encoders.text import resolve_text_source
-from mmempathy.errors import CheckpointError, InputError
+from mmempathy.errors import CheckpointError
 from mmempathy.fusion import CrossModalFusion, confidence_features, init_weights, late_fusion, masked_mean
 from mmempathy.modality import Modality
 from mmempathy.output import EmotionResult, FuserOutput, incongruity
 from mmempathy.processing import Processor
-from mmempathy.sample import Sample
+from mmempathy.sample import Sample, samples_of
 
 if TYPE_CHECKING:
     from mmempathy.onnx import OnnxEmotionFuser
@@ -297,25 +296,9 @@ class EmotionFuser(nn.Module):
         Returns:
             One :class:`EmotionResult`, or a list of them in batch mode.
         """
-        if isinstance(audio, (list, tuple)) and audio and isinstance(audio[0], (int, float, np.number)):
-            raise InputError(
-                "audio is a list of numbers, which reads as a batch of one-sample clips: pass one waveform as an "
-                "array (np.asarray(audio, dtype=np.float32)), or a batch as a list of arrays"
-            )
-        batched = isinstance(text, (list, tuple)) or isinstance(audio, (list, tuple))
-        if not batched:
-            return self.predict_samples([Sample(text=text, audio=audio, sample_rate=sample_rate, faces=faces)])[0]
-        columns = {"text": text, "audio": audio, "faces": faces}
-        lengths = {k: len(v) for k, v in columns.items() if v is not None}
-        if len(set(lengths.values())) > 1:
-            raise InputError(f"batch inputs have different lengths: {lengths}")
-        n = next(iter(lengths.values()))
-        cols = {k: v if v is not None else [None] * n for k, v in columns.items()}
-        samples = [
-            Sample(text=cols["text"][i], audio=cols["audio"][i], faces=cols["faces"][i], sample_rate=sample_rate)
-            for i in range(n)
-        ]
-        return self.predict_samples(samples, batch_size=batch_size)
+        samples, batched = samples_of(text, audio, sample_rate, faces)
+        results = self.predict_samples(samples, batch_size=batch_size)
+        return results if batched else results[0]
 
     @torch.no_grad()
     def predict_samples(

@@ -39,7 +39,7 @@ from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
 from mmempathy.modality import Modality
 from mmempathy.output import EmotionResult, incongruity
 from mmempathy.processing import Processor, pad_arrays
-from mmempathy.sample import Sample
+from mmempathy.sample import Sample, samples_of
 
 if TYPE_CHECKING:
     from mmempathy.media.timeline import Timeline
@@ -328,15 +328,9 @@ class OnnxEmotionFuser:
         batch_size: int = 16,
     ) -> EmotionResult | list[EmotionResult]:
         """One item, or a batch when ``text`` or ``audio`` is a list; see :meth:`EmotionFuser.predict`."""
-        if not (isinstance(text, (list, tuple)) or isinstance(audio, (list, tuple))):
-            return self.predict_samples([Sample(text=text, audio=audio, sample_rate=sample_rate, faces=faces)])[0]
-        columns = {k: v for k, v in {"text": text, "audio": audio, "faces": faces}.items() if v is not None}
-        lengths = {k: len(v) for k, v in columns.items()}
-        if len(set(lengths.values())) > 1:
-            raise InputError(f"batch inputs have different lengths: {lengths}")
-        n = next(iter(lengths.values()))
-        samples = [Sample(**{k: v[i] for k, v in columns.items()}, sample_rate=sample_rate) for i in range(n)]
-        return self.predict_samples(samples, batch_size=batch_size)
+        samples, batched = samples_of(text, audio, sample_rate, faces)
+        results = self.predict_samples(samples, batch_size=batch_size)
+        return results if batched else results[0]
 
     def predict_samples(
         self, samples: Sequence[Sample], *, batch_size: int = 16, progress: bool = False

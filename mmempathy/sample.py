@@ -48,3 +48,32 @@ class Sample:
         feats = self.features or {}
         raw = {Modality.TEXT: self.text, Modality.AUDIO: self.audio, Modality.FACE: self.faces}
         return [m for m in Modality if raw[m] is not None or m.value in feats]
+
+
+def samples_of(
+    text: Any = None, audio: Any = None, sample_rate: int | None = None, faces: Any = None
+) -> tuple[list[Sample], bool]:
+    """The :class:`Sample` s that ``predict``'s arguments describe, and whether they were a batch.
+
+    A batch is ``text`` or ``audio`` given as a list (``faces`` then holds one entry per item);
+    otherwise the arguments are one item.
+
+    Raises:
+        InputError: ``audio`` is a list of numbers (one waveform that would read as a batch of
+            one-sample clips), or the batch's lists differ in length.
+    """
+    from mmempathy.errors import InputError
+
+    if isinstance(audio, (list, tuple)) and audio and isinstance(audio[0], (int, float, np.number)):
+        raise InputError(
+            "audio is a list of numbers, which reads as a batch of one-sample clips: pass one waveform as an "
+            "array (np.asarray(audio, dtype=np.float32)), or a batch as a list of arrays"
+        )
+    if not (isinstance(text, (list, tuple)) or isinstance(audio, (list, tuple))):
+        return [Sample(text=text, audio=audio, sample_rate=sample_rate, faces=faces)], False
+    columns = {k: v for k, v in {"text": text, "audio": audio, "faces": faces}.items() if v is not None}
+    lengths = {k: len(v) for k, v in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise InputError(f"batch inputs have different lengths: {lengths}")
+    n = next(iter(lengths.values()))
+    return [Sample(**{k: v[i] for k, v in columns.items()}, sample_rate=sample_rate) for i in range(n)], True
