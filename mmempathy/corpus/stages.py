@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmempathy.errors import InputError
-from mmempathy.io import check_media_path
 from mmempathy.media.config import VideoConfig
 
 if TYPE_CHECKING:
@@ -36,17 +35,14 @@ def file_rows(item: dict[str, Any], spec: dict[str, Any]) -> Iterator[dict[str, 
         item: ``path``, ``subtitles``, ``transcript`` and ``key`` of one file.
         spec: From :func:`sample_spec`: ``config``, ``face_size``, ``sample_rate``, ``modalities``.
     """
-    from mmempathy.media.decode import probe
     from mmempathy.media.pipeline import iter_samples, readable
 
     key, count = item["key"], 0
     try:
-        path = check_media_path(item["path"])
-        info = probe(path)
-        report: dict[str, Any] = {}
+        report: dict[str, Any] = {}  # the file's duration and streams, its segmentation and text source
         skipped: list[list[float]] = []
         samples = iter_samples(
-            path,
+            item["path"],
             item["subtitles"],
             item["transcript"],
             config=spec["config"],
@@ -62,8 +58,7 @@ def file_rows(item: dict[str, Any], spec: dict[str, Any]) -> Iterator[dict[str, 
                     continue
                 yield row(key, "segment", count, sample)
                 count += 1
-        meta = {"duration": info.duration, "has_video": info.has_video, "has_audio": info.has_audio, **report}
-        yield row(key, "done", count, {**meta, "config": asdict(spec["config"]), "skipped": skipped})
+        yield row(key, "done", count, {**report, "config": asdict(spec["config"]), "skipped": skipped})
     except Exception as err:  # noqa: BLE001 - any error is this file's: recorded, and the corpus goes on
         yield row(key, "failed", count, {"error": type(err).__name__, "message": str(err)})
 
@@ -188,17 +183,11 @@ def row(key: str, kind: str, index: int, value: Any) -> dict[str, Any]:
 
 
 def sample_spec(fuser: EmotionFuser, config: VideoConfig) -> dict[str, Any]:
-    """What the CPU stage needs from the model, as ``predict_video`` derives it."""
-    from mmempathy.media.decode import SAMPLE_RATE
-    from mmempathy.modality import Modality
+    """What the CPU stage needs: the settings, and from the model what ``predict_video`` takes from it
+    (:func:`~mmempathy.media.pipeline.sample_settings`)."""
+    from mmempathy.media.pipeline import sample_settings
 
-    processor = getattr(fuser, "processor", None)
-    return {
-        "config": config,
-        "face_size": config.face_size or getattr(processor, "face_size", None) or 112,
-        "sample_rate": getattr(processor, "sample_rate", None) or SAMPLE_RATE,
-        "modalities": {str(getattr(m, "value", m)) for m in getattr(fuser, "modalities", Modality)},
-    }
+    return {"config": config, **sample_settings(fuser, config)}
 
 
 def pack(fuser: EmotionFuser) -> dict[str, bytes]:

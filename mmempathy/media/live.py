@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -135,33 +134,19 @@ def stream(
     Raises:
         InputError: The source cannot be opened or read, or a setting is invalid.
     """
-    from mmempathy.media.pipeline import _resolve, iter_samples, predict_segments, readable
+    from mmempathy.media.pipeline import _resolve, iter_samples, predict_segments, readable, sample_settings
 
     live = source if isinstance(source, LiveSource) else parse_source(source, realtime=realtime)
     config = _resolve(config, {**LIVE_DEFAULTS, **overrides})
-    processor = getattr(fuser, "processor", None)
     pacer = Pacer(live.realtime, speed=speed)
     opened = pacer.clock()
-    reads = {getattr(m, "value", m) for m in fuser.modalities}
-    samples = iter_samples(
-        live,
-        subtitles,
-        config=config,
-        face_size=config.face_size or getattr(processor, "face_size", None) or 112,
-        sample_rate=getattr(processor, "sample_rate", None) or 16_000,
-        modalities=reads,
-        pacer=pacer,
-    )
+    settings = sample_settings(fuser, config)
+    samples = iter_samples(live, subtitles, config=config, **settings, pacer=pacer)
     try:
         for sample in samples:
-            if not readable(sample, reads):
+            if not readable(sample, settings["modalities"]):
                 continue
             (segment,) = predict_segments(fuser, [sample])
-            latency = pacer.latency(segment.end)
-            yield LiveSegment(
-                **vars(segment),
-                latency=None if latency is None or not math.isfinite(latency) else latency,
-                wall=pacer.clock() - opened,
-            )
+            yield LiveSegment(**vars(segment), latency=pacer.latency(segment.end), wall=pacer.clock() - opened)
     finally:
         samples.close()  # the source is closed now, not at garbage collection

@@ -106,11 +106,8 @@ def predict_video(
         CheckpointError: Speech-to-text was needed and its model could not be found or loaded.
     """
     config = _resolve(config, overrides)
-    processor = getattr(fuser, "processor", None)
-    face_size = config.face_size or getattr(processor, "face_size", None) or 112
-    sample_rate = getattr(processor, "sample_rate", None) or SAMPLE_RATE
-    reads = {_name(m) for m in getattr(fuser, "modalities", Modality)}
-    info = probe(path)
+    settings = sample_settings(fuser, config)
+    reads = settings["modalities"]
     segments: list[Segment] = []
     skipped: list[list[float]] = []  # segments with nothing the model reads (no speech, face or text)
     batch: list[Sample] = []
@@ -120,9 +117,7 @@ def predict_video(
         subtitles,
         transcript,
         config=config,
-        face_size=face_size,
-        sample_rate=sample_rate,
-        modalities=reads,
+        **settings,
         report=report,
     )
     try:
@@ -140,14 +135,7 @@ def predict_video(
         # On an error or Ctrl-C the file and the progress bar close now, not at garbage collection
         # (a bar closed then would be drawn again after the error message).
         samples.close()
-    meta = {
-        "duration": info.duration,
-        "has_video": info.has_video,
-        "has_audio": info.has_audio,
-        **report,
-        "config": asdict(replace(config, face_size=face_size)),
-        "skipped": skipped,
-    }
+    meta = {**report, "config": asdict(replace(config, face_size=settings["face_size"])), "skipped": skipped}
     if skipped:
         log.warning("%d segment(s) of %s had no speech, face or text and were left out", len(skipped), path)
     return Timeline(segments, labels=tuple(fuser.labels), source=str(path), meta=meta)
@@ -173,8 +161,9 @@ def iter_samples(
     speech the VAD found, when it ran) and ``audio_missing`` (``"no speech"`` when the VAD set the
     audio aside). A segment may have none of them (silence without a face or words).
     ``modalities`` (``"text"``, ``"audio"``, ``"face"``) limits the work to what a model reads:
-    without ``"face"`` no frame is even decoded. ``report``, if given, receives ``segmentation``,
-    ``text_source`` and ``asr`` (see :func:`predict_video`). ``path`` may be a
+    without ``"face"`` no frame is even decoded. ``report``, if given, receives the file's
+    ``duration``, ``has_video`` and ``has_audio``, then ``segmentation``, ``text_source``, ``asr``,
+    ``cue_merging`` and ``dropped`` (see :func:`predict_video`). ``path`` may be a
     :class:`~mmempathy.media.sources.LiveSource`; a :class:`~mmempathy.media.live.Pacer` given as
     ``pacer`` sees every decoded item first (it plays a file in real time and clocks the results).
     """
@@ -210,6 +199,7 @@ def _samples(
     if subtitles is not None and transcript is not None:
         raise InputError("give either subtitles or a transcript, not both")
     info = probe(container)
+    report.update(duration=info.duration, has_video=info.has_video, has_audio=info.has_audio)
     if info.duration is not None and info.duration <= 0:
         raise InputError(f"media file has zero duration: {path}")
     by = config.segment_by if config.segment_by != "auto" else ("subtitles" if subtitles is not None else "window")
@@ -557,6 +547,17 @@ def clip_inputs(
         iter_samples(path, config=config, face_size=face_size, sample_rate=sample_rate, modalities=("audio", "face"))
     )
     return samples[0].audio, samples[0].faces
+
+
+def sample_settings(fuser: Any, config: VideoConfig) -> dict[str, Any]:
+    """What :func:`iter_samples` needs from a model, as keyword arguments: ``face_size`` (the config's,
+    else the processor's), ``sample_rate`` (the processor's) and ``modalities`` (the names it reads)."""
+    processor = getattr(fuser, "processor", None)
+    return {
+        "face_size": config.face_size or getattr(processor, "face_size", None) or 112,
+        "sample_rate": getattr(processor, "sample_rate", None) or SAMPLE_RATE,
+        "modalities": {_name(m) for m in getattr(fuser, "modalities", Modality)},
+    }
 
 
 def readable(sample: Sample, reads: Iterable[str]) -> bool:
