@@ -112,25 +112,29 @@ def prepare_faces(faces: Any, config: FaceEncoderConfig) -> np.ndarray:
         raise InputError("faces is empty: pass at least one face crop, or None")
     if len(frames) > config.max_frames:
         frames = [frames[i] for i in np.linspace(0, len(frames) - 1, config.max_frames).round().astype(int)]
-    return np.stack([prepare_face(_face_of_frame(np.asarray(f)), config) for f in frames])
+    detector: list[Any] = []  # one face extractor for the item's whole frames, made at the first one
+    return np.stack([prepare_face(_face_of_frame(np.asarray(f), detector), config) for f in frames])
 
 
-def _face_of_frame(image: np.ndarray) -> np.ndarray:
+def _face_of_frame(image: np.ndarray, detector: list[Any]) -> np.ndarray:
     """``image`` itself if it can be a face crop; the main face cropped from it if it is a whole frame
     (at least :data:`FRAME_MIN_SIDE` pixels high and :data:`FRAME_ASPECT` times wider than high, or more;
-    a face crop is about square), with a warning; an :class:`InputError` if no face is in that frame."""
+    a face crop is about square), with a warning; an :class:`InputError` if no face is in that frame.
+    ``detector`` holds the item's face extractor once one was needed (its tracker then spans the frames)."""
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
         return image  # prepare_face says what is wrong with it
     height, width = image.shape[:2]
     if min(height, width) < FRAME_MIN_SIDE or max(height, width) / min(height, width) < FRAME_ASPECT:
         return image
-    from mmempathy.media.faces import FaceExtractor
+    if not detector:
+        from mmempathy.media.faces import FaceExtractor
 
+        detector.append(FaceExtractor(FRAME_FACE_SIZE))
     rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
     if rgb.dtype.kind == "f":
         rgb = np.clip(np.nan_to_num(rgb) * 255.0, 0, 255).round()
     rgb = np.ascontiguousarray(rgb[..., :3], dtype=np.uint8)
-    extractor = FaceExtractor(FRAME_FACE_SIZE)
+    extractor = detector[0]
     crops = extractor.main_crops([extractor(rgb)])
     if not crops:
         raise InputError(
