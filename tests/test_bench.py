@@ -216,3 +216,24 @@ def test_model_from_a_checkpoint_directory_starts_from_its_encoders(tmp_path):
     after = load_file(f"{second['folder']}/seed0/best/model.safetensors")
     top = [k for k in before if k.startswith("encoders.text.") and ".layer.1." in k]
     assert top and all(torch.equal(before[k], after[k]) for k in top)
+
+
+def test_video_faces_augments_the_training_crops_and_needs_a_face_recipe(tmp_path, monkeypatch):
+    from mmempathy.train import augment
+
+    calls = []
+
+    def counting(face, rng):
+        calls.append(face.shape)
+        return face
+
+    monkeypatch.setattr(augment, "video_face", counting)
+    root = make_fer_folders(tmp_path / "fer")
+    summary = smoke("fer2013", root, tmp_path, model="lite", video_faces=True)
+    assert summary["folder"].endswith("lite-face-late-video-faces")
+    assert calls, "no training crop went through video_face"
+    calls.clear()
+    smoke("fer2013", root, tmp_path, model="lite")  # without the flag, crops stay FER-style
+    assert not calls
+    with pytest.raises(InputError, match="video-faces"):
+        smoke("meld", make_meld(tmp_path / "meld", clips=False), tmp_path, video_faces=True)

@@ -22,6 +22,7 @@ class BenchConfig:
     fusion: str = "late"  # "late" (gated calibrated heads), "attention" (gated features) or "concat" (baseline)
     calibrate: bool = True  # fit temperatures (and late fusion's gate biases) on dev before testing
     text_layers: int = 0  # 0: frozen text encoder on cached token states; N: fine-tune its top N layers
+    video_faces: bool = False  # with an augmenting recipe: train faces on crops made to look cut from video
     epochs: int | None = None  # override the recipe's epochs
     batch_size: int | None = None  # override the recipe's batch size
     device: str = "auto"  # torch device ("auto": CUDA when present)

@@ -23,6 +23,8 @@ def variant_name(recipe: Recipe, cfg: BenchConfig) -> str:
     parts = [model + ("-arch" if cfg.architecture_only else ""), "+".join(recipe.modalities), cfg.fusion]
     if cfg.text_layers and "text" in recipe.modalities and "text" not in recipe.features:
         parts.append(f"text-ft{cfg.text_layers}")
+    if cfg.video_faces:
+        parts.append("video-faces")
     if cfg.limit:
         parts.append(f"limit{cfg.limit}")
     return "-".join(parts)

@@ -35,6 +35,7 @@ from mmempathy.bench.report import check_resumable, hardware, pct, variant_name,
 from mmempathy.bench.splits import load_splits, standardize_features
 from mmempathy.calibration import fit_calibration
 from mmempathy.config import ModelConfig, coerce
+from mmempathy.errors import InputError
 from mmempathy.metrics import aggregate_seeds
 from mmempathy.model import EmotionFuser
 from mmempathy.train import TrainConfig, Trainer
@@ -73,7 +74,7 @@ def run_seed(
     """Train one seed, select on dev, evaluate the selected checkpoint on test once."""
     fuser = build_model(model_config, start.weights_dir, start.pretrained_encoders, seed)
     tcfg = train_config(recipe, cfg, seed, out / f"seed{seed}")
-    train = Augmented(splits["train"], seed=seed) if recipe.augment else splits["train"]
+    train = Augmented(splits["train"], seed=seed, video_faces=cfg.video_faces) if recipe.augment else splits["train"]
     started = time.perf_counter()
     result = Trainer(fuser, tcfg, train, splits["dev"]).fit()
     train_s = time.perf_counter() - started
@@ -108,6 +109,8 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     recipe = get_recipe(cfg.recipe)
     if cfg.modalities is not None:
         recipe = recipe.with_modalities(cfg.modalities)
+    if cfg.video_faces and not (recipe.augment and "face" in recipe.modalities):
+        raise InputError(f"--video-faces needs a recipe that trains augmented faces; {recipe.name!r} does not")
     start = hub.resolve_model(cfg.model, weights=not cfg.architecture_only)
     base, checkpoint, pretrained = start.config, start.weights_dir, start.pretrained_encoders
     splits = load_splits(recipe, cfg)

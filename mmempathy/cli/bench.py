@@ -49,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--text-layers", type=int, default=0, metavar="N", help="fine-tune the top N text layers (0: frozen, cached)"
     )
+    parser.add_argument(
+        "--video-faces",
+        action="store_true",
+        help="augment face crops to look as a detector cuts them from video (margin, tilt, blur, JPEG, colour)",
+    )
     parser.add_argument("--epochs", type=int, help="training epochs (default: the recipe's)")
     parser.add_argument("--batch-size", type=int, help="batch size (default: the recipe's)")
     parser.add_argument("--device", default="auto", help="torch device (default: cuda if available, else cpu)")
@@ -102,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         fusion=args.fusion,
         calibrate=args.calibrate,
         text_layers=args.text_layers,
+        video_faces=args.video_faces,
         epochs=args.epochs,
         batch_size=args.batch_size,
         device=args.device,
