@@ -12,9 +12,17 @@ Then, for the chosen model and layer (C kept), the same classifier on clips padd
 compute, so ``--pad-train-every`` keeps only every k-th train clip, TESS is left out unless
 ``--pad-tess``, and the unpadded figure is recomputed on the same clips.
 
+Then a second protocol (``--stats``): richer pooled features, and more voices. Candidates are each state
+mean-pooled or mean+std-pooled, and the concatenation of states 2 and up (mean, mean+std), each with and
+without the RAVDESS *song* clips of the training actors in the training folds (``--song-dir``: the same
+actors singing 6 of the 8 emotions, a second vocal channel). One candidate is chosen by actor-grouped
+cross-validation over actors 1-18 (9 folds of two actors, speech clips scored; 1,080 clips instead of
+the 120 dev clips), then fitted on actors 1-18 and scored once on the test actors and TESS.
+
 Also reports the encoder's size and its CPU time per 3 s clip (1 thread, median of 5).
 
     OMP_NUM_THREADS=1 python benchmarks/speech_probe.py --cache /work/cache/speech_probe
+    OMP_NUM_THREADS=1 python benchmarks/speech_probe.py --stats --song-dir /work/data/ravdess_song/archive --no-padded
     python benchmarks/speech_probe.py --limit 16 --models whisper-tiny.en   # smoke run on a slice
 """
 
@@ -47,10 +55,14 @@ TESS_TO_RAVDESS = {
     "sad": "sad",
 }
 C_GRID = (0.001, 0.01, 0.1, 1.0)
+STATS_C_GRID = (0.001, 0.01)  # the stats features are 2-10x wider than one state's mean: stronger penalties
 
 
-def clips(data_root: Path, limit: int) -> tuple[list[str], list[int], list[str], list[str]]:
-    """Paths, native labels, split names (train/dev/test/tess) and ids of every clip."""
+def clips(
+    data_root: Path, limit: int, song_dir: Path | None = None
+) -> tuple[list[str], list[int], list[str], list[str]]:
+    """Paths, native labels, split names (train/dev/test/tess, and song_<split> for the song clips of
+    ``song_dir``, a folder of RAVDESS ``Actor_XX/03-02-*.wav`` files) and ids of every clip."""
     paths, labels, splits, ids = [], [], [], []
     for split in ("train", "dev", "test"):
         ds = get_dataset("ravdess", data_root / "ravdess", split=split, label_space="native")
@@ -65,6 +77,17 @@ def clips(data_root: Path, limit: int) -> tuple[list[str], list[int], list[str],
         labels.append(NATIVE_LABELS.index(TESS_TO_RAVDESS[path.stem.rsplit("_", 1)[1]]))
         splits.append("tess")
         ids.append(path.stem)
+    if song_dir is not None:
+        song = sorted(song_dir.glob("Actor_*/03-02-*.wav"))
+        if not song:
+            raise SystemExit(f"no RAVDESS song clips (Actor_XX/03-02-*.wav) under {song_dir}")
+        for path in song[:: max(1, len(song) // limit)][:limit] if limit else song:
+            fields = path.stem.split("-")  # modality, channel, emotion, intensity, statement, repetition, actor
+            actor = int(fields[6])
+            paths.append(str(path))
+            labels.append(int(fields[2]) - 1)
+            splits.append("song_" + ("train" if actor <= 16 else "dev" if actor <= 18 else "test"))
+            ids.append(path.stem)
     return paths, labels, splits, ids
 
 
@@ -75,18 +98,18 @@ def build(name: str, *, pad_seconds: float = 0.0, layer: int = -1) -> WhisperSpe
 
 @torch.no_grad()
 def pooled_states(encoder: WhisperSpeechEncoder, wave: np.ndarray) -> np.ndarray:
-    """``[layers + 1, d]``: each hidden state mean-pooled over the clip's own tokens."""
+    """``[layers + 1, 2 d]``: each hidden state's mean, then its standard deviation, over the clip's own tokens."""
     waveform = torch.from_numpy(wave)[None]
     if encoder.pad_samples:  # as the encoder does it: silence after the clip, seen as valid by the log-mel
         waveform = torch.nn.functional.pad(waveform, (0, max(encoder.pad_samples - waveform.shape[1], 0)))
     states, _ = encoder.model(*encoder.logmel(waveform, torch.ones_like(waveform, dtype=torch.bool)))
     n = (max(len(wave), 400) // 160 - 1) // 2 + 1  # the clip's tokens (the encoder's own token count)
-    return torch.stack([s[0, :n].mean(0) for s in states]).numpy()
+    return torch.stack([torch.cat([s[0, :n].mean(0), s[0, :n].std(0)]) for s in states]).numpy()
 
 
 def extract(name: str, paths: list[str], cache: Path, *, pad_seconds: float = 0.0, layer: int = -1) -> np.ndarray:
-    """``[clips, states, d]`` pooled states, read from / written to ``cache``."""
-    tag = f"{name}_pad{pad_seconds:g}_layer{layer}_{len(paths)}"
+    """``[clips, states, 2 d]`` pooled states (means, then standard deviations), read from / written to ``cache``."""
+    tag = f"{name}_pad{pad_seconds:g}_layer{layer}_{len(paths)}_meanstd"
     file = cache / f"{tag}.npz"
     if file.is_file():
         data = np.load(file, allow_pickle=False)
@@ -137,6 +160,58 @@ def choose(states: np.ndarray, y: np.ndarray, split: np.ndarray, layers: list[in
     }
 
 
+def candidates(n_states: int) -> list[tuple[str, list[int], str]]:
+    """The ``--stats`` feature sets: (name, states, pooling)."""
+    single = [(f"state {k}, {pool}", [k], pool) for k in range(n_states) for pool in ("mean", "meanstd")]
+    top = list(range(2, n_states))
+    return single + [(f"states {top[0]}-{top[-1]}, {pool}", top, pool) for pool in ("mean", "meanstd")]
+
+
+def features(states: np.ndarray, chosen: list[int], pooling: str) -> np.ndarray:
+    """The chosen states' means (``pooling="mean"``) or means and standard deviations, side by side."""
+    width = states.shape[2] if pooling == "meanstd" else states.shape[2] // 2
+    return np.concatenate([states[:, k, :width] for k in chosen], axis=1)
+
+
+def actor_cv(x: np.ndarray, y: np.ndarray, split: np.ndarray, actors: np.ndarray, c: float, song: bool) -> float:
+    """Mean accuracy on the held-out actors' speech clips over 9 folds of two actors (1-2, ..., 17-18); each
+    fold fits on the other sixteen actors' speech (and song, with ``song``)."""
+    speech = np.isin(split, ["train", "dev"])
+    train_pool = speech | (np.isin(split, ["song_train", "song_dev"]) if song else False)
+    accs = []
+    for fold in range(9):
+        held = np.isin(actors, [2 * fold + 1, 2 * fold + 2])
+        model = fit(x[train_pool & ~held], y[train_pool & ~held], c)
+        accs.append(float((model.predict(x[speech & held]) == y[speech & held]).mean()))
+    return float(np.mean(accs))
+
+
+def stats_probe(states: np.ndarray, y: np.ndarray, split: np.ndarray, actors: np.ndarray) -> dict:
+    """The ``--stats`` protocol: the candidate, C and song choice with the best actor-grouped CV accuracy
+    over actors 1-18, refitted on actors 1-18 and scored once on the test actors and TESS."""
+    songs = (False, True) if np.isin(split, ["song_train", "song_dev"]).any() else (False,)
+    grid = {}
+    for name, chosen, pooling in tqdm(candidates(states.shape[1]), desc="stats probe", unit="candidate"):
+        x = features(states, chosen, pooling)
+        for c in STATS_C_GRID:
+            for song in songs:
+                grid[(name, c, song)] = actor_cv(x, y, split, actors, c, song)
+    name, c, song = max(grid, key=lambda k: grid[k])
+    chosen, pooling = next((s, p) for n, s, p in candidates(states.shape[1]) if n == name)
+    x = features(states, chosen, pooling)
+    pool = np.isin(split, ["train", "dev"] + (["song_train", "song_dev"] if song else []))
+    return {
+        "features": name,
+        "C": c,
+        "song_in_training": song,
+        "cv": grid[(name, c, song)],
+        "cv_other_song_choice": grid.get((name, c, not song)),  # the same features and C, song flipped
+        "train_clips": int(pool.sum()),
+        **score(fit(x[pool], y[pool], c), x, y, split),
+        "cv_grid": {f"{n} | C={cc} | song={s}": v for (n, cc, s), v in grid.items()},
+    }
+
+
 def score(model, x: np.ndarray, y: np.ndarray, split: np.ndarray) -> dict:
     test, tess = split == "test", split == "tess"
     out = {"test": float((model.predict(x[test]) == y[test]).mean())}
@@ -179,6 +254,8 @@ def main() -> None:
     parser.add_argument("--pad-tess", action="store_true", help="padded comparison: also score TESS (slow)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     parser.add_argument("--speed-only", action="store_true", help="only the size and speed figures")
+    parser.add_argument("--stats", action="store_true", help="also the mean+std / multi-state / song protocol")
+    parser.add_argument("--song-dir", type=Path, help="RAVDESS song clips (Actor_XX/03-02-*.wav) for --stats")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -192,13 +269,17 @@ def main() -> None:
                 ),
             )
         return
-    paths, labels, splits, _ = clips(args.data_root, args.limit)
+    paths, labels, splits, _ = clips(args.data_root, args.limit, args.song_dir if args.stats else None)
     y, split = np.array(labels), np.array(splits)
-    print({s: int((split == s).sum()) for s in ("train", "dev", "test", "tess")})
+    actors = np.array([int(Path(p).stem.split("-")[6]) if Path(p).stem.count("-") == 6 else 0 for p in paths])
+    print({s: int((split == s).sum()) for s in sorted(set(splits))})
     report: dict = {"models": {}}
     for name in args.models:
         states = extract(name, paths, args.cache)
-        result = choose(states, y, split, list(range(states.shape[1])))
+        mean_only = states[:, :, : states.shape[2] // 2]
+        result = choose(mean_only, y, split, list(range(states.shape[1])))
+        if args.stats:
+            result["stats"] = stats_probe(states, y, split, actors)
         result |= speed(name)
         result["at_layer"] = speed(name, layer=result["layer"])
         report["models"][name] = result
@@ -212,7 +293,8 @@ def main() -> None:
         keep = np.sort(np.concatenate([train_idx, others]))
         sub_paths = [paths[i] for i in keep]
         padded = extract(best, sub_paths, args.cache, pad_seconds=30.0, layer=layer)[:, -1]
-        unpadded = extract(best, paths, args.cache)[keep, layer]
+        half = padded.shape[1] // 2  # the mean-pooled half, as in the main protocol
+        padded, unpadded = padded[:, :half], extract(best, paths, args.cache)[keep, layer, :half]
         compare = {}
         for tag, x in (("unpadded", unpadded), ("padded_30s", padded)):
             model = fit(x[split[keep] == "train"], y[keep][split[keep] == "train"], c)

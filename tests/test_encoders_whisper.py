@@ -343,3 +343,24 @@ def test_speech_probe_picks_the_informative_layer_on_dev():
     result = probe.choose(states, y, split, [0, 1, 2])
     assert result["layer"] == 1 and result["test"] > 0.7 and result["tess_calm_dropped"] > 0.7
     assert result["dev_by_layer"][0] < 0.5
+
+
+def test_speech_probe_stats_protocol_chooses_by_actor_cv_and_can_add_song():
+    pytest.importorskip("sklearn")
+    spec = importlib.util.spec_from_file_location("speech_probe", DEMO.parents[2] / "benchmarks" / "speech_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    rng = np.random.default_rng(0)
+    actors = np.repeat(np.arange(1, 25), 16)
+    split = np.where(actors <= 16, "train", np.where(actors <= 18, "dev", "test")).astype(object)
+    song = actors <= 18
+    actors, split = np.concatenate([actors, actors[song]]), np.concatenate([split, "song_" + split[song]])
+    y = np.arange(len(split)) % 8
+    states = rng.standard_normal((len(split), 4, 16))  # 4 states, 8 means then 8 standard deviations
+    states[:, 3, 8:] += 4 * np.eye(8)[y]  # only the standard deviations of state 3 know the class
+    result = probe.stats_probe(states, y, split.astype(str), actors)
+    assert "meanstd" in result["features"] and "3" in result["features"]
+    assert result["test"] > 0.8 and result["cv"] > 0.8
+    assert result["train_clips"] == ((actors <= 18).sum() if result["song_in_training"] else 18 * 16)
+    assert isinstance(result["cv_other_song_choice"], float)
+    assert len(result["cv_grid"]) == len(probe.candidates(4)) * len(probe.STATS_C_GRID) * 2
