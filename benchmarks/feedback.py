@@ -17,6 +17,7 @@ fixed random draw of RAVDESS *train* clips (actors 1-16, what the lite model tra
 Every clip is encoded once (the feature cache), then everything runs on cached encoder outputs.
 
     OMP_NUM_THREADS=1 python benchmarks/feedback.py --out benchmarks/results/feedback
+    OMP_NUM_THREADS=1 python benchmarks/feedback.py --select   # the adapter's anchor, chosen on dev actors 17-18
     python benchmarks/feedback.py --smoke  # the tiny random model on a few clips: checks the recipe runs
 """
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import itertools
 import json
 import time
 import warnings
@@ -36,6 +39,7 @@ from tqdm.auto import tqdm
 
 from mmempathy import EmotionFuser
 from mmempathy.data import get_dataset
+from mmempathy.data.ravdess import DEV_ACTORS
 from mmempathy.feedback import AdaptSettings, collate, lora_loss, train_adapter
 from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.sample import Sample
@@ -45,6 +49,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TESS_LABELS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "joy", "neutral": "neutral",
                "ps": "surprise", "sad": "sadness"}  # fmt: skip
 METHODS = ("calibration", "lora", "finetune", "finetune+replay")
+SELECT_MARGIN = 0.5  # points of dev general accuracy an admissible setting may lose at any count (the goal is 1)
 
 
 def load_model(name: str) -> EmotionFuser:
@@ -102,41 +107,60 @@ def finetune(fuser: EmotionFuser, corrections: list, replay: list, *, steps: int
     n_corr = min(16, len(corrections))
     with torch.enable_grad():
         for _ in range(steps):
-            loss = lora_loss(model, [corrections[i] for i in torch.randperm(len(corrections), generator=gen)[:n_corr]])
+            ci = torch.randperm(len(corrections), generator=gen)[:n_corr]
+            loss = lora_loss(model, [corrections[i] for i in ci])[0]
             if replay:
                 ri = torch.randperm(len(replay), generator=gen)[: 2 * n_corr]
-                loss = loss + lora_loss(model, [replay[i] for i in ri])
+                loss = loss + lora_loss(model, [replay[i] for i in ri])[0]
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
     return model
 
 
-def run(args: argparse.Namespace) -> dict:
-    torch.manual_seed(0)
-    fuser = load_model(args.model)
+def load(args: argparse.Namespace, fuser: EmotionFuser) -> tuple[dict[str, list], list, list, list]:
+    """Encoded ``(speakers, general pool, the pool's speakers, replay buffer)``.
+
+    Test protocol: the users are RAVDESS test actors and TESS speakers, the general set RAVDESS test
+    (minus the user). ``--dev`` (choosing hyperparameters, never on the test speakers): the users are
+    the dev actors 17-18, the general set the other dev actor and the RAVDESS train clips outside the
+    replay buffer.
+    """
     cache = Path(args.cache)
-    test = ravdess("test", DATA)
     train = ravdess("train", DATA)
-    rng = np.random.default_rng(0)
-    train = [train[i] for i in rng.permutation(len(train))[: args.replay]]
-    speakers_data = {f"ravdess-{a}": [s for s in test if s.meta["speaker"] == a] for a in args.ravdess_actors}
-    if args.tess:
+    order = np.random.default_rng(0).permutation(len(train))
+    replay = [train[i] for i in order[: args.replay]]
+    users = ravdess("dev" if args.dev else "test", DATA)
+    pool = users + [train[i] for i in order[args.replay :]] if args.dev else users
+    actors = DEV_ACTORS if args.dev else args.ravdess_actors
+    speakers_data = {f"ravdess-{a}": [s for s in users if s.meta["speaker"] == a] for a in actors}
+    if args.tess and not args.dev:
         t = tess(DATA)
         speakers_data |= {f"tess-{sp}": [s for s in t if s.meta["speaker"] == sp] for sp in args.tess_speakers}
     if args.smoke:
         speakers_data = {k: v[: args.smoke] for k, v in list(speakers_data.items())[:2]}
-        test, train = test[: args.smoke * 2], train[: args.smoke]
-    enc_test = encode(fuser, test, cache, "ravdess test")
-    enc_train = encode(fuser, train, cache, "replay")
+        pool, replay = pool[: args.smoke * 2], replay[: args.smoke]
+    enc_pool = encode(fuser, pool, cache, "general")
+    enc_replay = encode(fuser, replay, cache, "replay")
     enc_speakers = {k: encode(fuser, v, cache, k) for k, v in speakers_data.items()}
-    test_speaker = [s.meta["speaker"] for s in test]
+    return enc_speakers, enc_pool, [s.meta["speaker"] for s in pool], enc_replay
+
+
+def adapt_rows(
+    fuser: EmotionFuser,
+    data: tuple[dict[str, list], list, list, list],
+    args: argparse.Namespace,
+    overrides: dict | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """One row per speaker, seed and correction count: the accuracy of every method on the speaker's
+    other clips and on the general set. ``overrides``: :class:`AdaptSettings` fields for the adapters."""
+    enc_speakers, enc_pool, pool_speaker, enc_replay = data
     rows = []
-    total = len(enc_speakers) * len(args.seeds) * len(args.counts)
-    bar = tqdm(total=total, desc="adapt")
+    bar = tqdm(total=len(enc_speakers) * len(args.seeds) * len(args.counts), desc="adapt", disable=not progress)
     for name, items in enc_speakers.items():
         actor = int(name.split("-")[1]) if name.startswith("ravdess") else None
-        general = [it for it, sp in zip(enc_test, test_speaker) if sp != actor]
+        general = [it for it, sp in zip(enc_pool, pool_speaker) if sp != actor]
         base_general = accuracy(fuser, general)
         for seed in args.seeds:
             order = np.random.default_rng(seed).permutation(len(items))
@@ -144,27 +168,21 @@ def run(args: argparse.Namespace) -> dict:
                 corr = [items[i] for i in order[:k]]
                 rest = [items[i] for i in order[k:]]
                 base = accuracy(fuser, rest)
-                row = {
-                    "speaker": name,
-                    "seed": seed,
-                    "k": k,
-                    "n_eval": len(rest),
-                    "base": base,
-                    "base_general": base_general,
-                }
+                row = {"speaker": name, "seed": seed, "k": k, "n_eval": len(rest), "base": base,
+                       "base_general": base_general}  # fmt: skip
                 if k == 0:
                     for m in args.methods:
                         row[m], row[f"{m}_general"] = base, base_general
                 else:
                     for kind in [m for m in ("calibration", "lora") if m in args.methods]:
                         t0 = time.perf_counter()
-                        settings = AdaptSettings(kind=kind, steps=args.steps, seed=seed, replay_ratio=2.0)
-                        adapter = train_adapter(fuser, corr, enc_train, settings)
+                        settings = AdaptSettings(kind=kind, steps=args.steps, seed=seed, **(overrides or {}))
+                        adapter = train_adapter(fuser, corr, enc_replay, settings)
                         row[f"{kind}_seconds"] = time.perf_counter() - t0
                         row[kind], row[f"{kind}_general"] = accuracy(fuser, rest), accuracy(fuser, general)
                         row[f"{kind}_params"] = sum(p.numel() for p in adapter.parameters(fuser))
                         fuser.use_adapter(None)
-                    for m, replay in (("finetune", []), ("finetune+replay", enc_train)):
+                    for m, replay in (("finetune", []), ("finetune+replay", enc_replay)):
                         if m not in args.methods:
                             continue
                         t0 = time.perf_counter()
@@ -174,14 +192,66 @@ def run(args: argparse.Namespace) -> dict:
                 rows.append(row)
                 bar.update()
     bar.close()
+    return rows
+
+
+def run(args: argparse.Namespace) -> dict:
+    torch.manual_seed(0)
+    fuser = load_model(args.model)
+    data = load(args, fuser)
     return {
-        "rows": rows,
+        "rows": adapt_rows(fuser, data, args),
         "model": args.model,
-        "replay": len(enc_train),
-        "general": len(enc_test),
+        "replay": len(data[3]),
+        "general": len(data[1]),
         "methods": list(args.methods),
         "steps": args.steps,
+        "settings": dataclasses.asdict(AdaptSettings(steps=args.steps)),
+        "protocol": "dev" if args.dev else "test",
     }
+
+
+def select(args: argparse.Namespace) -> dict:
+    """The calibration adapter's ``anchor``, ``distill_temperature`` and ``replay_weight``, chosen on
+    the dev speakers (``--dev``): the highest mean accuracy over the correction counts among the
+    settings whose mean general-set change is above ``-SELECT_MARGIN`` points at every count."""
+    args.dev, args.tess, args.methods = True, False, ["calibration"]
+    torch.manual_seed(0)
+    fuser = load_model(args.model)
+    data = load(args, fuser)
+    grid = []
+    configs = list(itertools.product(args.grid_anchor, args.grid_temperature, args.grid_replay_weight))
+    for anchor, temperature, weight in tqdm(configs, desc="dev grid"):
+        overrides = {"anchor": anchor, "distill_temperature": temperature, "replay_weight": weight}
+        rows = adapt_rows(fuser, data, args, overrides, progress=False)
+        counts = [k for k in args.counts if k > 0]
+        change = {k: float(np.mean([r["calibration_general"] - r["base_general"] for r in rows if r["k"] == k]))
+                  for k in counts}  # fmt: skip
+        gain = {k: float(np.mean([r["calibration"] - r["base"] for r in rows if r["k"] == k])) for k in counts}
+        grid.append({**overrides, "change": change, "gain": gain, "mean_gain": float(np.mean(list(gain.values()))),
+                     "admissible": min(change.values()) > -SELECT_MARGIN})  # fmt: skip
+    admissible = [g for g in grid if g["admissible"]]
+    chosen = max(admissible, key=lambda g: g["mean_gain"]) if admissible else None
+    return {"grid": grid, "chosen": chosen, "margin": SELECT_MARGIN, "counts": args.counts, "seeds": args.seeds,
+            "speakers": list(data[0]), "general": len(data[1]), "replay": len(data[3]),
+            "steps": args.steps}  # fmt: skip
+
+
+def select_lines(result: dict) -> list[str]:
+    counts = [k for k in result["counts"] if k > 0]
+    lines = ["| anchor | T | replay weight | " + " | ".join(f"gain {k}" for k in counts) + " | "
+             + " | ".join(f"change {k}" for k in counts) + " | admissible |",
+             "|---|---|---|" + "---|" * (2 * len(counts) + 1)]  # fmt: skip
+    for g in result["grid"]:
+        chosen = " **chosen**" if g == result["chosen"] else ""
+        lines.append(
+            f"| {g['anchor']:g} | {g['distill_temperature']:g} | {g['replay_weight']:g} | "
+            + " | ".join(f"{g['gain'][k]:+.1f}" for k in counts)
+            + " | "
+            + " | ".join(f"{g['change'][k]:+.1f}" for k in counts)
+            + f" | {'yes' if g['admissible'] else 'no'}{chosen} |"
+        )
+    return lines
 
 
 def summarise(result: dict, counts: list[int]) -> list[str]:
@@ -244,14 +314,24 @@ def main() -> None:
     parser.add_argument("--cache", default="runs/feedback-cache")
     parser.add_argument("--out", default="benchmarks/results/feedback")
     parser.add_argument("--smoke", type=int, default=0, help="clips per speaker: a quick check on the tiny model")
+    parser.add_argument("--dev", action="store_true", help="the dev protocol: users RAVDESS 17-18 (see load)")
+    parser.add_argument("--select", action="store_true", help="choose the calibration adapter's anchor on dev")
+    parser.add_argument("--grid-anchor", type=float, nargs="+", default=[0, 10, 30, 100, 300])
+    parser.add_argument("--grid-temperature", type=float, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--grid-replay-weight", type=float, nargs="+", default=[0, 1])
     args = parser.parse_args()
     if args.smoke:
         args.model, args.seeds, args.counts, args.steps = "tiny", [0], [0, 2], 3
     torch.set_num_threads(1)
-    result = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tag = args.tag or "-".join(args.methods)
+    if args.select:
+        chosen = select(args)
+        (out / f"select-{args.tag or 'dev'}.json").write_text(json.dumps(chosen, indent=1))
+        print("\n".join(select_lines(chosen)))
+        return
+    result = run(args)
+    tag = args.tag or "-".join(args.methods) + ("-dev" if args.dev else "")
     (out / f"results-{tag}.json").write_text(json.dumps(result, indent=1))
     lines = summarise(result, args.counts)
     (out / f"summary-{tag}.md").write_text("\n".join(lines) + "\n")

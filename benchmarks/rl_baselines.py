@@ -8,11 +8,14 @@ see :mod:`mmempathy.rl.data`), then evaluates on the *test* dialogues:
 * random (uniform over all actions), always-majority (the training set's most frequent label),
   always-text (the supervised text classifier), always-consult-all (supervised late fusion of all three);
 * a threshold policy (consult while unsure; two thresholds and the order fitted on train);
-* PPO (Stable-Baselines3, MlpPolicy), trained on train dialogues, with a learning curve on dev.
+* PPO (Stable-Baselines3, MlpPolicy), trained on train dialogues, with a learning curve on dev;
+* with ``--cost-warmup``: PPO with a curriculum on the consult cost (free at first), its warm-up
+  chosen on the dev dialogues.
 
 Mean ± std over seeds (random: policy seeds; PPO: training seeds). Encoder outputs are cached.
 
     OMP_NUM_THREADS=1 python benchmarks/rl_baselines.py --out benchmarks/results/rl
+    OMP_NUM_THREADS=1 python benchmarks/rl_baselines.py --cost-warmup 0.25 0.5   # + a consult-cost curriculum
     python benchmarks/rl_baselines.py --smoke   # tiny random model, a few dialogues
 """
 
@@ -102,7 +105,13 @@ def build_sets(fuser: EmotionFuser, args: argparse.Namespace) -> dict[str, Dialo
     return sets
 
 
-def train_ppo(train: DialogueSet, dev: DialogueSet, args: argparse.Namespace, seed: int) -> tuple:
+def train_ppo(train: DialogueSet, dev: DialogueSet, args: argparse.Namespace, seed: int, warmup: float = 0.0) -> tuple:
+    """PPO on the train dialogues, with a learning curve on dev (at the full consult cost).
+
+    ``warmup`` > 0: a curriculum on the consult cost, which rises linearly from 0 to ``args.cost``
+    over that fraction of the training steps, so that the agent meets consults while they are free,
+    learns what they reveal, and keeps them where they pay once they cost.
+    """
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -113,9 +122,13 @@ def train_ppo(train: DialogueSet, dev: DialogueSet, args: argparse.Namespace, se
 
     class Progress(BaseCallback):
         def _on_training_start(self) -> None:
-            self.bar, self.next_eval = tqdm(total=args.ppo_steps, desc=f"ppo seed {seed}"), 0
+            self.bar, self.next_eval = tqdm(total=args.ppo_steps, desc=f"ppo seed {seed} warm-up {warmup:g}"), 0
 
         def _on_step(self) -> bool:
+            if warmup > 0:
+                scale = min(1.0, self.num_timesteps / (warmup * args.ppo_steps))
+                for base in self.training_env.get_attr("unwrapped"):
+                    base.costs = {m: args.cost * scale for m in base.costs}
             self.bar.n = self.num_timesteps
             self.bar.refresh()
             if self.num_timesteps >= self.next_eval:
@@ -148,6 +161,8 @@ def main() -> None:
     parser.add_argument("--text-dims", type=int, default=16)
     parser.add_argument("--cache", default="runs/rl-cache")
     parser.add_argument("--out", default="benchmarks/results/rl")
+    parser.add_argument("--cost-warmup", type=float, nargs="*", default=[],
+                        help="consult-cost curriculum: warm-up fractions to try on dev (e.g. 0.25 0.5)")  # fmt: skip
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     if args.smoke:
@@ -175,12 +190,14 @@ def main() -> None:
             evaluate(test, lambda obs, m=model: int(m.predict(obs, deterministic=True)[0]))
         )
         curves[seed] = curve
+    curriculum = curriculum_runs(sets, test, args, results, curves) if args.cost_warmup else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {
         "results": results, "threshold": fitted, "curves": curves, "build_seconds": build_seconds,
         "sizes": {k: {"dialogues": len(v), "utterances": len(v.targets)} for k, v in sets.items()},
         "majority_label": sets["train"].labels[majority], "cost": args.cost, "ppo_steps": args.ppo_steps,
+        "curriculum": curriculum,
     }  # fmt: skip
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     lines = ["| policy | episode reward | weighted F1 (%) | accuracy (%) | consult cost / turn | consults / turn |",
@@ -195,6 +212,32 @@ def main() -> None:
     plot_curves(curves, results, out / "ppo_curve.png", args)
     print("\n".join(lines))
     print(json.dumps({"threshold": fitted, "sizes": summary["sizes"], "build_seconds": build_seconds}))
+
+
+def curriculum_runs(
+    sets: dict, test: EmpathyDialogueEnv, args: argparse.Namespace, results: dict, curves: dict
+) -> dict:
+    """The consult-cost curriculum: each ``--cost-warmup`` fraction trained with the first seed and
+    scored on **all** dev dialogues (at the full cost); the best one is then trained with every seed
+    and evaluated on test (the first seed's dev run is that very model, reused)."""
+    dev = EmpathyDialogueEnv(sets["dev"], cost=args.cost)
+    tried = {}
+    for warmup in args.cost_warmup:
+        model, curve = train_ppo(sets["train"], sets["dev"], args, args.seeds[0], warmup)
+        policy = lambda obs, m=model: int(m.predict(obs, deterministic=True)[0])  # noqa: E731
+        tried[warmup] = {"model": model, "curve": curve, "dev": evaluate(dev, policy)}
+    chosen = max(tried, key=lambda w: tried[w]["dev"]["reward"])
+    name = f"PPO + consult-cost curriculum (warm-up {chosen:g}, chosen on dev)"
+    for seed in args.seeds:
+        if seed == args.seeds[0]:
+            model, curve = tried[chosen]["model"], tried[chosen]["curve"]
+        else:
+            model, curve = train_ppo(sets["train"], sets["dev"], args, seed, chosen)
+        results.setdefault(name, []).append(
+            evaluate(test, lambda obs, m=model: int(m.predict(obs, deterministic=True)[0]))
+        )
+        curves[f"{seed} curriculum"] = curve
+    return {"chosen": chosen, "dev": {str(w): t["dev"] for w, t in tried.items()}}
 
 
 def plot_curves(curves: dict, results: dict, path: Path, args: argparse.Namespace) -> None:

@@ -3,7 +3,8 @@
 ``fuser.feedback(item, label, user=...)`` encodes the item once and records its **encoder outputs**
 (so adapting later needs no media), the corrected label, who gave it and when, in a
 :class:`FeedbackStore`. ``fuser.adapt(...)`` trains a small :class:`Adapter` on those corrections
-mixed with a *replay buffer* of original training data (what keeps the model from forgetting), and
+mixed with a *replay buffer* of original training data, where a distillation prior holds it to the
+base model's own predictions (what keeps the model from forgetting; see :func:`train_adapter`), and
 saves it beside the base weights (``<checkpoint>/adapters/<name>/adapter.{json,safetensors}``); the
 base ``model.safetensors`` is never written. ``fuser.use_adapter(None)`` switches it off and gives
 back the base model's outputs exactly; :func:`delete_adapter` removes its files.
@@ -511,7 +512,11 @@ class AdaptSettings:
     lr: float = 0.0  # learning rate (0: 0.05 for calibration, 0.002 for lora)
     batch_size: int = 16  # corrections per step (all of them when fewer)
     replay_ratio: float = 2.0  # replay items per correction in each step
-    replay_weight: float = 1.0  # weight of the replay loss against the corrections' loss
+    replay_weight: float = 1.0  # weight of the replay items' cross-entropy (their true labels)
+    # the base model's own predictions on replay items are worth this many corrections (anchor and
+    # distill_temperature chosen on RAVDESS dev actors 17-18 by benchmarks/feedback.py --select)
+    anchor: float = 200.0
+    distill_temperature: float = 2.0  # softening of the anchor's distributions (Hinton et al. 2015)
     weight_decay: float = 1e-3  # pulls the adapter back towards "no change"
     seed: int = 0
 
@@ -520,8 +525,10 @@ class AdaptSettings:
             raise InputError(f"adapter kind must be 'calibration' or 'lora', not {self.kind!r}")
         if self.steps < 1 or self.batch_size < 1 or self.rank < 1:
             raise InputError("steps, batch_size and rank must be at least 1")
-        if self.replay_ratio < 0 or self.replay_weight < 0:
-            raise InputError("replay_ratio and replay_weight must not be negative")
+        if min(self.replay_ratio, self.replay_weight, self.anchor) < 0:
+            raise InputError("replay_ratio, replay_weight and anchor must not be negative")
+        if self.distill_temperature <= 0:
+            raise InputError("distill_temperature must be positive")
 
 
 class CalibrationHead(nn.Module):
@@ -735,10 +742,44 @@ def base_logits(fuser: Any, items: Sequence[ReplayItem], batch_size: int = 64) -
     return torch.cat(parts) if parts else torch.zeros(0, len(fuser.labels))
 
 
-def lora_loss(fuser: Any, items: Sequence[ReplayItem]) -> torch.Tensor:
+Outputs = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+def anchored(fuser: Any, out: FuserOutput) -> Outputs:
+    """What the anchor holds in place in one output: ``{"fused": (calibrated logits, all items)}`` and,
+    for each modality head, ``(its log-probabilities, the items that have that modality)``. Late fusion
+    mixes the heads without a gradient into them (:func:`lora_loss` trains each on its own), so a
+    LoRA adapter's heads need their own anchor; the calibration head only changes the fused logits."""
+    parts = {"fused": (out.logits.float() / fuser.temperatures[0].float(), torch.ones_like(out.present[:, 0]))}
+    for m, probs in out.modality_probs.items():
+        parts[m.value] = (probs.float().clamp_min(1e-12).log(), out.present[:, out.modalities.index(m)])
+    return parts
+
+
+@torch.no_grad()
+def base_outputs(fuser: Any, items: Sequence[ReplayItem], batch_size: int = 64) -> Outputs:
+    """:func:`anchored` outputs of the model without its adapter, for every item (absent rows: mask off)."""
+    held = fuser.adapter
+    fuser.use_adapter(None)
+    parts: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"fused": []}
+    try:
+        for i in range(0, len(items), batch_size):
+            chunk = anchored(fuser, fuser.fuse(collate(items[i : i + batch_size], fuser.device)[0]))
+            n = len(chunk["fused"][0])
+            for m in ["fused", *(m.value for m in fuser.modalities)]:
+                values, mask = chunk.get(m, (torch.zeros(n, len(fuser.labels)), torch.zeros(n, dtype=torch.bool)))
+                parts.setdefault(m, []).append((values.to(fuser.device), mask.to(fuser.device)))
+    finally:
+        fuser.use_adapter(held)
+    if not items:
+        return {"fused": (torch.zeros(0, len(fuser.labels)), torch.zeros(0, dtype=torch.bool))}
+    return {m: (torch.cat([v for v, _ in p]), torch.cat([k for _, k in p])) for m, p in parts.items()}
+
+
+def lora_loss(fuser: Any, items: Sequence[ReplayItem]) -> tuple[torch.Tensor, FuserOutput]:
     """Cross-entropy of the fused output plus that of each modality's own calibrated head: late fusion
     mixes the heads' outputs without a gradient into them, so the heads learn from their own loss (as
-    in training)."""
+    in training). Returns the loss and the output (what the anchor compares)."""
     encoded, labels = collate(items, fuser.device)
     out = fuser.fuse(encoded)
     loss = F.cross_entropy(out.logits.float() / fuser.temperatures[0], labels)
@@ -746,7 +787,32 @@ def lora_loss(fuser: Any, items: Sequence[ReplayItem]) -> torch.Tensor:
         keep = out.present[:, out.modalities.index(m)]
         if keep.any():
             loss = loss + F.nll_loss(probs[keep].clamp_min(1e-12).log(), labels[keep])
-    return loss
+    return loss, out
+
+
+def anchor_loss(logits: torch.Tensor, base: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``T^2 KL(p_base || p_adapted)`` at softening ``T``, mean over items: how far the adapted model's
+    predictions moved from the base model's. ``T^2`` keeps its gradients' scale independent of ``T``
+    (Hinton et al. 2015, "Distilling the knowledge in a neural network"). ``logits`` and ``base`` are
+    calibrated logits or log-probabilities."""
+    if not len(logits):
+        return logits.sum() * 0.0
+    return F.kl_div(
+        F.log_softmax(logits / temperature, -1),
+        F.log_softmax(base / temperature, -1),
+        log_target=True,
+        reduction="batchmean",
+    ) * (temperature**2)
+
+
+def anchor_term(adapted: Outputs, base: Outputs, rows: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The sum of :func:`anchor_loss` over every output ``adapted`` has, on the replay ``rows`` that have it."""
+    total = torch.zeros((), device=adapted["fused"][0].device)
+    for key, (values, mask) in adapted.items():
+        base_values, base_mask = base[key][0][rows], base[key][1][rows]
+        keep = mask & base_mask
+        total = total + anchor_loss(values[keep], base_values[keep], temperature)
+    return total
 
 
 def train_adapter(
@@ -759,9 +825,18 @@ def train_adapter(
 ) -> Adapter:
     """Train an adapter on ``corrections`` mixed with ``replay``; returns it attached to ``fuser``.
 
-    Each step draws ``batch_size`` corrections and ``replay_ratio`` times as many replay items; the
-    loss is cross-entropy on the corrections plus ``replay_weight`` times cross-entropy on the replay
-    items. The base model stays in eval mode and frozen; only the adapter's numbers change.
+    Each step draws ``batch_size`` corrections and ``replay_ratio`` times as many replay items. The
+    loss, for ``k`` corrections::
+
+        CE(corrections) + replay_weight * CE(replay) + (anchor / k) * T^2 KL(base || adapted on replay)
+            + weight_decay * |adapter|^2
+
+    The third term is a prior that the adapted model agrees with the base model away from the user's
+    corrections (:func:`anchor_term`: distillation from the base model's own predictions on the replay
+    items, computed once; for LoRA also each modality head's). Its strength is ``anchor``
+    corrections' worth: the corrections' cross-entropy is a mean, so ``k`` corrections weigh
+    ``k : anchor`` against it, a handful moves the model little and it gives way as they accumulate.
+    The base model stays in eval mode and frozen; only the adapter's numbers change.
     """
     settings = coerce(AdaptSettings, settings or {})
     if not corrections:
@@ -773,6 +848,7 @@ def train_adapter(
     fuser.eval()
     lr = settings.lr or (0.05 if settings.kind == "calibration" else 2e-3)
     temperature = fuser.temperatures[0].float()
+    repl_base = base_outputs(fuser, replay)  # the anchor's targets
     if settings.kind == "calibration":  # the head reads only the fused logits: compute them once
         corr_z, repl_z = base_logits(fuser, corrections), base_logits(fuser, replay)
     fuser.use_adapter(adapter)
@@ -782,6 +858,7 @@ def train_adapter(
     repl_y = torch.tensor([y for _, y in replay], dtype=torch.long, device=fuser.device)
     n_corr = min(settings.batch_size, len(corrections))
     n_repl = min(len(replay), int(round(settings.replay_ratio * n_corr)))
+    anchor = settings.anchor / len(corrections)
     with torch.enable_grad():
         for _ in range(settings.steps):
             ci = torch.randperm(len(corrections), generator=gen)[:n_corr]
@@ -789,13 +866,17 @@ def train_adapter(
             if settings.kind == "calibration":
                 loss = F.cross_entropy(adapter.head(corr_z[ci]) / temperature, corr_y[ci])
                 if ri is not None:
-                    loss = loss + settings.replay_weight * F.cross_entropy(
-                        adapter.head(repl_z[ri]) / temperature, repl_y[ri]
-                    )
+                    repl_logits = adapter.head(repl_z[ri]) / temperature
+                    loss = loss + settings.replay_weight * F.cross_entropy(repl_logits, repl_y[ri])
+                    adapted = {"fused": (repl_logits, torch.ones_like(ri, dtype=torch.bool))}
             else:
-                loss = lora_loss(fuser, [corrections[i] for i in ci])
+                loss = lora_loss(fuser, [corrections[i] for i in ci])[0]
                 if ri is not None:
-                    loss = loss + settings.replay_weight * lora_loss(fuser, [replay[i] for i in ri])
+                    repl_loss, out = lora_loss(fuser, [replay[i] for i in ri])
+                    loss = loss + settings.replay_weight * repl_loss
+                    adapted = anchored(fuser, out)
+            if ri is not None and anchor > 0:
+                loss = loss + anchor * anchor_term(adapted, repl_base, ri, settings.distill_temperature)
             loss = loss + settings.weight_decay * sum((p.float() ** 2).sum() for p in params)
             optimiser.zero_grad()
             loss.backward()

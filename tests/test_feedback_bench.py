@@ -42,14 +42,29 @@ def test_feedback_benchmark_smoke(tmp_path):
 @pytest.mark.shared_data
 @pytest.mark.slow
 @needs_data
+def test_feedback_selection_smoke(tmp_path):
+    """The dev selection of the anchor: users are the dev actors, never a test speaker."""
+    run("feedback.py", "--smoke", "3", "--select", "--grid-anchor", "0", "30", "--grid-temperature", "2",
+        "--grid-replay-weight", "1", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))  # fmt: skip
+    result = json.loads((tmp_path / "out" / "select-dev.json").read_text())
+    assert result["speakers"] == ["ravdess-17", "ravdess-18"]
+    assert [g["anchor"] for g in result["grid"]] == [0, 30] and result["chosen"] in result["grid"]
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+@needs_data
 def test_rl_benchmark_smoke(tmp_path):
     pytest.importorskip("stable_baselines3")
     from mmempathy.rl.env import DialogueSet
 
-    run("rl_baselines.py", "--smoke", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    run("rl_baselines.py", "--smoke", "--cost-warmup", "0.5", "--out", str(tmp_path / "out"),
+        "--cache", str(tmp_path / "cache"))  # fmt: skip
     summary = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(summary["results"]) == {"random", "always-majority", "always-text", "always-consult-all",
-                                       "threshold (fit on train)", "PPO (SB3)"}  # fmt: skip
+                                       "threshold (fit on train)", "PPO (SB3)",
+                                       "PPO + consult-cost curriculum (warm-up 0.5, chosen on dev)"}  # fmt: skip
+    assert summary["curriculum"]["chosen"] == 0.5 and set(summary["curriculum"]["dev"]) == {"0.5"}
     assert summary["sizes"]["test"]["dialogues"] == 3
     data = DialogueSet.load(tmp_path / "cache" / "dialogues" / "meld-test.safetensors")
     assert data.consultable == ["audio", "face"] and len(data) == 3

@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--kind", default="calibration", choices=("calibration", "lora"), help="adapter kind")
     parser.add_argument("--steps", type=int, default=150, help="optimiser steps (default: %(default)s)")
     parser.add_argument("--replay", help="replay data DATASET[:SPLIT] (e.g. ravdess:train, meld:train)")
+    parser.add_argument("--anchor", type=float, help="how many corrections the base model's own predictions on "
+                        "the replay data are worth (default: the library's, chosen on dev speakers)")  # fmt: skip
     parser.add_argument("--replay-n", type=int, default=300, help="replay items drawn (default: %(default)s)")
     parser.add_argument("--list", action="store_true", help="list stored corrections per user and saved adapters")
     parser.add_argument("--delete", metavar="NAME", help="delete an adapter's files")
@@ -103,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
         user=args.user,
         store=store,
         replay=replay_samples(args.replay, args.replay_n),
-        settings=AdaptSettings(kind=args.kind, steps=args.steps),
+        settings=AdaptSettings(
+            kind=args.kind, steps=args.steps, **({} if args.anchor is None else {"anchor": args.anchor})
+        ),
         name=args.name,
         directory=args.directory,
     )
