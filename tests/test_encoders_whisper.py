@@ -329,11 +329,17 @@ def test_packaged_whisper_matches_ctranslate2(name):
 # --- the probe benchmark's selection (smoke run on synthetic features) -------------------------------------
 
 
-def test_speech_probe_picks_the_informative_layer_on_dev():
+@pytest.fixture(scope="module")
+def probe():
+    """benchmarks/speech_probe.py as a module."""
     pytest.importorskip("sklearn")
     spec = importlib.util.spec_from_file_location("speech_probe", DEMO.parents[2] / "benchmarks" / "speech_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_speech_probe_picks_the_informative_layer_on_dev(probe):
     rng = np.random.default_rng(0)
     split = np.array(["train"] * 160 + ["dev"] * 40 + ["test"] * 40 + ["tess"] * 35)
     y = np.arange(len(split)) % 8
@@ -345,11 +351,7 @@ def test_speech_probe_picks_the_informative_layer_on_dev():
     assert result["dev_by_layer"][0] < 0.5
 
 
-def test_speech_probe_stats_protocol_chooses_by_actor_cv_and_can_add_song():
-    pytest.importorskip("sklearn")
-    spec = importlib.util.spec_from_file_location("speech_probe", DEMO.parents[2] / "benchmarks" / "speech_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+def test_speech_probe_stats_protocol_chooses_by_actor_cv_and_can_add_song(probe):
     rng = np.random.default_rng(0)
     actors = np.repeat(np.arange(1, 25), 16)
     split = np.where(actors <= 16, "train", np.where(actors <= 18, "dev", "test")).astype(object)
