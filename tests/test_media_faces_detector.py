@@ -95,6 +95,11 @@ def test_forced_haar_and_the_fallback_when_the_model_file_is_missing(frame, tmp_
     assert first.name == second.name == "haar"
     assert len(first(frame)) == 1
     assert sum("CenterFace face detector unavailable" in r.message for r in caplog.records) == 1  # warned once
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not a protobuf" * 64)
+    with caplog.at_level(logging.WARNING, logger="mmempathy.media.faces"):
+        assert FaceDetector(model=corrupt).name == "haar"
+    assert sum(str(corrupt) in r.message for r in caplog.records) == 1
     with pytest.raises(InputError, match="unknown face detector"):
         FaceDetector(detector="yolo")
 
