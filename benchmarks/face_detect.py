@@ -2,12 +2,14 @@
 
 Frames are sampled from the RAVDESS audio-visual clips as the pipeline samples them
 (``VideoConfig.fps``, converted at most ``VideoConfig.frame_max_side`` large) and searched at the
-pipeline's ``VideoConfig.detect_side``, on one thread. Detection rate: the fraction of sampled
+pipeline's ``VideoConfig.detect_side``, on ``--threads`` threads (default one, for OpenCV and
+for CenterFace's onnxruntime session alike). Detection rate: the fraction of sampled
 frames with at least one face. Speed: milliseconds per frame on the unchanged frames, median of
 ``--repeats`` runs. Robustness cases: the same frames rotated 30 degrees (about the centre, border
 replicated), flipped left-right, and downscaled so the longer side is 320 pixels.
 
     python benchmarks/face_detect.py --repeats 3
+    python benchmarks/face_detect.py --repeats 3 --threads 2   # as the pipeline runs CenterFace
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding Actor_XX/*.mp4")
     parser.add_argument("--detectors", nargs="+", default=["haar", "centerface", "auto"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="first N clips only (smoke runs)")
     args = parser.parse_args()
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(args.threads)
     config = VideoConfig()
     clips = sorted(args.data.glob("Actor_*/*.mp4"))[: args.limit]
     if not clips:
@@ -65,11 +68,17 @@ def main() -> None:
         for item in iter_media(path, fps=config.fps, audio=False, max_side=config.frame_max_side)
         if isinstance(item, VideoFrame)
     ]
-    print(f"{len(clips)} clips, {len(frames)} frames at {config.fps} fps, detect side {config.detect_side}, 1 thread")
+    print(
+        f"{len(clips)} clips, {len(frames)} frames at {config.fps} fps, "
+        f"detect side {config.detect_side}, {args.threads} thread(s)"
+    )
     header = " | ".join(CASES)
     print(f"| detector | ms / frame | {header} |")
     print("|---|---|" + "---|" * len(CASES))
-    detectors = {name: FaceDetector(detector=name, detect_side=config.detect_side) for name in args.detectors}
+    detectors = {
+        name: FaceDetector(detector=name, detect_side=config.detect_side, threads=args.threads)
+        for name in args.detectors
+    }
     # Detectors take turns on each frame, so that load from other jobs on a shared machine falls on
     # all of them alike; each run's figure is the mean over frames, the median of runs is reported.
     runs: dict[str, list[float]] = {name: [] for name in detectors}

@@ -42,6 +42,7 @@ import torch
 from mmempathy import EmotionFuser, Sample
 from mmempathy.media import decode
 from mmempathy.media.asr import SpeechRecognizer
+from mmempathy.media.config import DETECTORS
 from mmempathy.media.faces import FaceExtractor
 from mmempathy.media.pipeline import VideoConfig, iter_samples, predict_video
 from mmempathy.media.vad import speech_timestamps
@@ -133,8 +134,8 @@ def median_time(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def stage_times(fuser: EmotionFuser, clip: Path, transcript: str, repeats: int) -> dict[str, float]:
-    config = VideoConfig()
+def stage_times(fuser: EmotionFuser, clip: Path, transcript: str, repeats: int, detector: str) -> dict[str, float]:
+    config = VideoConfig(face_detector=detector)
     face_size = fuser.processor.face_size
     stages: dict[str, float] = {}
     stages["decode"], frames = median_time(
@@ -147,7 +148,7 @@ def stage_times(fuser: EmotionFuser, clip: Path, transcript: str, repeats: int) 
     )
 
     def detect():
-        extractor = FaceExtractor(face_size)
+        extractor = FaceExtractor(face_size, detector=detector)
         return [extractor(f.image, f.time) for f in frames]
 
     stages["faces"], _ = median_time(detect, repeats)
@@ -165,10 +166,10 @@ def stage_times(fuser: EmotionFuser, clip: Path, transcript: str, repeats: int) 
     return stages
 
 
-def naive(fuser: EmotionFuser, clip: Path, transcript: str, window: float = 3.0) -> tuple[float, int]:
+def naive(fuser: EmotionFuser, clip: Path, transcript: str, detector: str, window: float = 3.0) -> tuple[float, int]:
     """Every frame to numpy and to the detector at full size; one model call per modality per segment."""
     start = time.perf_counter()
-    extractor = FaceExtractor(fuser.processor.face_size)
+    extractor = FaceExtractor(fuser.processor.face_size, detector=detector)
     extractor.detector.detect_side = 10**6  # no downscaling
     with decode.open_media(clip) as container:
         stream = container.streams.video[0]
@@ -207,7 +208,14 @@ def asr_section(fuser: EmotionFuser, clip: Path, args: argparse.Namespace) -> li
     _ = recognizer.model  # loaded once per process, as in a real run; not part of the timings
 
     def run():
-        return predict_video(fuser, clip, progress=False, asr_model=args.asr_model, asr_threads=args.threads)
+        return predict_video(
+            fuser,
+            clip,
+            progress=False,
+            asr_model=args.asr_model,
+            asr_threads=args.threads,
+            face_detector=args.face_detector,
+        )
 
     run()  # warm-up
     e2e, timeline = median_time(run, args.repeats)
@@ -258,6 +266,7 @@ def main() -> None:
     parser.add_argument("--asr", action="store_true", help="also run without a transcript, with speech to text")
     parser.add_argument("--asr-model", default="tiny.en", help="Whisper model for --asr (default: tiny.en)")
     parser.add_argument("--speech-dir", type=Path, help="real speech (.flac files) instead of the synthetic voice")
+    parser.add_argument("--face-detector", default="auto", choices=DETECTORS, help="VideoConfig.face_detector")
     parser.add_argument("--face-video", type=Path, help="a real recording's frames (looped) instead of the drawn face")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -272,11 +281,12 @@ def main() -> None:
 
     load_before = os.getloadavg()[0]
     fuser = EmotionFuser.from_pretrained(args.model)
-    predict_video(fuser, clip, transcript=transcript, progress=False)  # warm-up
-    e2e, timeline = median_time(lambda: predict_video(fuser, clip, transcript=transcript, progress=False), args.repeats)
+    options = {"transcript": transcript, "progress": False, "face_detector": args.face_detector}
+    predict_video(fuser, clip, **options)  # warm-up
+    e2e, timeline = median_time(lambda: predict_video(fuser, clip, **options), args.repeats)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stages = stage_times(fuser, clip, transcript, args.repeats)
-    naive_s, calls = (None, 0) if args.skip_naive else naive(fuser, clip, transcript)
+    stages = stage_times(fuser, clip, transcript, args.repeats, args.face_detector)
+    naive_s, calls = (None, 0) if args.skip_naive else naive(fuser, clip, transcript, args.face_detector)
     asr_lines = asr_section(fuser, clip, args) if args.asr else []
 
     load_after = os.getloadavg()[0]
@@ -285,7 +295,7 @@ def main() -> None:
         "## Video pipeline speed (`benchmarks/video_speed.py`)",
         "",
         f"Command: `python benchmarks/video_speed.py --model {args.model} --seconds {args.seconds:.0f} "
-        f"--repeats {args.repeats} --threads {args.threads}`",
+        f"--repeats {args.repeats} --threads {args.threads} --face-detector {args.face_detector}`",
         f"Machine: {machine()}. Clip: {duration:.0f} s, {info.width}x{info.height} @ {info.fps:.0f} fps, h264 + AAC, "
         + (f"the frames of `{args.face_video.name}` looped, " if args.face_video else "a drawn face, ")
         + f"transcript spread over 3 s windows ({len(timeline)} segments), faces sampled at 2 fps. "
