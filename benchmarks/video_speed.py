@@ -36,6 +36,7 @@ import time
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -76,8 +77,6 @@ def real_speech(folder: Path, seconds: float, rate: int = 16_000) -> np.ndarray:
 
 def real_frames(path: Path, size: tuple[int, int]) -> list[np.ndarray]:
     """Every frame of the recording ``path``, resized to ``size`` (width, height)."""
-    import cv2
-
     frames = [
         cv2.resize(f.image, size, interpolation=cv2.INTER_AREA)
         for f in decode.iter_frames(path, fps=None, skip_nonref=False)
@@ -295,7 +294,10 @@ def main() -> None:
         "## Video pipeline speed (`benchmarks/video_speed.py`)",
         "",
         f"Command: `python benchmarks/video_speed.py --model {args.model} --seconds {args.seconds:.0f} "
-        f"--repeats {args.repeats} --threads {args.threads} --face-detector {args.face_detector}`",
+        f"--repeats {args.repeats} --threads {args.threads} --face-detector {args.face_detector}"
+        + (f" --speech-dir {args.speech_dir}" if args.speech_dir else "")
+        + (f" --face-video {args.face_video}" if args.face_video else "")
+        + "`",
         f"Machine: {machine()}. Clip: {duration:.0f} s, {info.width}x{info.height} @ {info.fps:.0f} fps, h264 + AAC, "
         + (f"the frames of `{args.face_video.name}` looped, " if args.face_video else "a drawn face, ")
         + f"transcript spread over 3 s windows ({len(timeline)} segments), faces sampled at 2 fps. "
