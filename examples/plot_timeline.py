@@ -2,6 +2,10 @@
 
 python examples/plot_timeline.py                      # demo clip -> demo_timeline.png, ..._smooth.png, .json
 python examples/plot_timeline.py my.mp4 --out plots/ --window 4 --hop 2
+
+Windows overlap by default (3 s every 1.5 s): each is drawn over the hop-long span in its middle,
+so a change of emotion shows where it happened (``mmempathy.media.timeline.drawn_spans``); the
+JSON keeps every window's own start and end.
 """
 
 from __future__ import annotations

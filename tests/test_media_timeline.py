@@ -134,3 +134,54 @@ def test_empty_timeline_still_serialises_and_plots(tmp_path):
     assert Timeline.from_json(empty.to_json()) == empty
     empty.plot(tmp_path / "e.png")
     assert (tmp_path / "e.png").stat().st_size > 0
+
+
+def _drawn_x(collections) -> list[tuple[float, float]]:
+    """``(x0, x1)`` of every bar in broken_barh collections, by x."""
+    spans = [(p.vertices[:, 0].min(), p.vertices[:, 0].max()) for c in collections for p in c.get_paths()]
+    return sorted(spans)
+
+
+def test_overlapping_windows_are_drawn_in_their_middle_so_a_change_shows_when_it_happened():
+    from mmempathy.media.timeline import drawn_spans
+
+    window, hop, change = 3.0, 1.5, 6.0
+    # The label changes at 6 s: each window reads what most of it held (the window centred on 6 s reads joy).
+    windows = [
+        Segment(k * hop, k * hop + window, {"anger": 0.1, "joy": 0.9} if k * hop + window / 2 >= change else
+                {"anger": 0.9, "joy": 0.1})
+        for k in range(8)
+    ]  # fmt: skip
+    timeline = Timeline(windows, labels=("anger", "joy"))
+    starts, ends = drawn_spans(timeline.segments)
+    centres = np.array([(s.start + s.end) / 2 for s in timeline])
+    assert np.all((starts <= centres) & (centres <= ends))  # each reading is drawn where its window is centred
+    assert starts[0] == 0.0 and ends[-1] == timeline.end and np.allclose(starts[1:], ends[:-1])  # no gap, no overlap
+    assert np.allclose((ends - starts)[1:-1], hop)
+    fig = timeline.plot()
+    band = _drawn_x(fig.axes[1].collections)  # the dominant band: one run of anger, one of joy
+    assert len(band) == 2 and band[0][0] == 0.0 and band[1][1] == timeline.end
+    drawn_change = band[0][1]
+    assert band[1][0] == pytest.approx(drawn_change)
+    assert abs(drawn_change - change) <= hop / 2 + 1e-9  # drawn from each window's start it would be 1.5 s early
+    bars = sorted((p.get_x(), p.get_x() + p.get_width()) for p in fig.axes[0].patches if p.get_height() > 0.5)
+    assert np.allclose(bars, np.stack([starts, ends], axis=1))  # the stacked bars follow the same spans
+    frame = timeline.to_dataframe()  # what is written stays the windows' own times
+    assert frame["start"].tolist() == [k * hop for k in range(8)]
+    assert frame["end"].tolist() == [k * hop + window for k in range(8)]
+    assert [s["end"] for s in json.loads(timeline.to_json())["segments"]] == frame["end"].tolist()
+
+
+def test_segments_that_do_not_overlap_are_drawn_over_their_own_spans():
+    from mmempathy.media.timeline import drawn_spans
+
+    # Windows with hop == window, then speech turns with gaps between them (--segment-by speech).
+    cases = {
+        ((0.0, 3.0), (3.0, 6.0), (6.0, 7.2)): [(0.0, 7.2)],
+        ((0.4, 2.1), (3.0, 5.5), (5.5, 6.0), (8.0, 9.5)): [(0.4, 2.1), (3.0, 6.0), (8.0, 9.5)],
+    }
+    for spans, runs in cases.items():
+        timeline = Timeline([Segment(a, b, {"joy": 1.0}) for a, b in spans], labels=("joy",))
+        starts, ends = drawn_spans(timeline.segments)
+        assert list(zip(starts, ends)) == list(spans)
+        assert _drawn_x(timeline.plot().axes[1].collections) == runs  # touching turns make one run, gaps stay

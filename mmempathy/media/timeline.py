@@ -221,7 +221,9 @@ class Timeline:
     def plot(self, path: str | Path | None = None, *, title: str | None = None, figsize=(11, 4.5)):
         """Stacked fused probabilities over time, with a band of the dominant emotion, one row per modality
         (coloured by that modality's own top emotion where it was present, blank where it was missing)
-        and a strip of the modalities' incongruity (0 agree .. 1 disagree) below.
+        and a strip of the modalities' incongruity (0 agree .. 1 disagree) below. Overlapping windows are
+        each drawn over the hop-long span in their middle, so changes show where they happened
+        (:func:`drawn_spans`); other segments over their own span.
 
         Up to :data:`CROWDED` segments each is a bar; beyond that (an hour at 3-s windows is 1,200)
         bars would be thinner than a pixel and segment-to-segment noise would hide the trend, so
@@ -247,11 +249,8 @@ class Timeline:
         ratios = [5, 1, 0.35 * max(1, len(mods)), 1]
         ax, band, heard, clash = fig.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": ratios, "hspace": 0.08})
         colors = _colors(self.labels)
-        starts = np.array([s.start for s in self.segments], dtype=float)
-        # Overlapping windows would hide each other: each bar reaches the next segment's start.
-        widths = np.array([s.duration for s in self.segments], dtype=float)
-        if len(starts) > 1:
-            widths[:-1] = np.minimum(widths[:-1], np.diff(starts))
+        starts, ends = drawn_spans(self.segments)
+        widths = ends - starts
         probs = np.array([[s.probs.get(label, 0.0) for label in self.labels] for s in self.segments], dtype=float)
         probs = probs.reshape(len(self.segments), len(self.labels))  # an empty timeline too
         incongruity = np.array([s.incongruity for s in self.segments], dtype=float)
@@ -306,6 +305,35 @@ class Timeline:
     @property
     def end(self) -> float:
         return max((s.end for s in self.segments), default=0.0)
+
+
+def drawn_spans(segments: list[Segment]) -> tuple[np.ndarray, np.ndarray]:
+    """Where :meth:`Timeline.plot` draws each segment: ``(starts, ends)`` in seconds.
+
+    A window's reading stands for the middle of the window. Where windows overlap (``window`` W
+    every ``hop`` H < W), each is drawn over the time nearer its centre than its neighbours'
+    centres, which is the hop-long span in its middle (centre - H/2 to centre + H/2), so a change
+    is drawn where it happened; drawing each window from its start would show it (W - H)/2 early.
+    The first segment reaches back to its own start and the last on to its own end. Segments that
+    do not overlap (windows with ``hop >= window``, subtitle cues, speech turns) keep their spans.
+    The segments themselves (and the CSV and JSON times) are not changed.
+
+    Example:
+        >>> windows = [Segment(k * 1.5, k * 1.5 + 3, {"joy": 1.0}) for k in range(3)]
+        >>> [v.tolist() for v in drawn_spans(windows)]
+        [[0.0, 2.25, 3.75], [2.25, 3.75, 6.0]]
+    """
+    starts = np.array([s.start for s in segments], dtype=float)
+    ends = np.array([s.end for s in segments], dtype=float)
+    if len(segments) > 1:
+        lo, hi = starts[1:].copy(), np.minimum(ends[:-1], ends[1:])  # where each pair overlaps
+        centres = (starts + ends) / 2
+        cut = np.clip((centres[:-1] + centres[1:]) / 2, lo, np.maximum(lo, hi))
+        overlap = lo < ends[:-1]
+        ends[:-1] = np.where(overlap, cut, ends[:-1])
+        starts[1:] = np.where(overlap, cut, starts[1:])
+        ends = np.maximum(ends, starts)  # a segment nested in its neighbours is drawn empty, not backwards
+    return starts, ends
 
 
 def _presence(ax, segments: list[Segment], mods: list[str], starts, widths, colors: dict[str, str]) -> None:
