@@ -31,6 +31,15 @@ def tiny():
     return model
 
 
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory):
+    """The built wheel installed in a fresh virtual environment, run from another folder (``tests/installed.py``):
+    ``installed.mmempathy("--version")``, ``installed.python("import mmempathy")``, ``installed.run(...)``."""
+    from installed import installed_package
+
+    return installed_package(tmp_path_factory.mktemp("installed"))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

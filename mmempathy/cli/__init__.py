@@ -23,11 +23,24 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     parser = argparse.ArgumentParser(prog="mmempathy", description="Multimodal emotion recognition.")
+    parser.add_argument("--version", action="version", version=f"mmempathy {installed_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"mmempathy.cli.{name}")
         module.register(subparsers)
     return parser
+
+
+def installed_version() -> str:
+    """The installed distribution's version (its metadata), or the package's own when it is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("mmempathy")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        from mmempathy import __version__
+
+        return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
