@@ -1,4 +1,4 @@
-"""Build the demo clip ``examples/demo/demo.mp4`` (+ ``demo.srt``, ``truth.csv``) from public test data.
+"""Build the demo clip ``mmempathy/assets/demo/demo.mp4`` (+ ``demo.srt``, ``truth.csv``) from public test data.
 
 Each segment shows one emotion in all three modalities at once:
 
@@ -10,7 +10,7 @@ Each segment shows one emotion in all three modalities at once:
   hand-picked (``MELD_PICKS``) among the short ones for a line that makes sense out of context.
 
 Usage:
-    python scripts/build_demo_clip.py --data-dir ../shared/data --out examples/demo
+    python scripts/build_demo_clip.py --data-dir ../shared/data --out mmempathy/assets/demo
 
 The choice is deterministic (sorted files, fixed rules), so rebuilding gives the same clip.
 """
@@ -187,7 +187,7 @@ def check(out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="the shared data folder")
-    parser.add_argument("--out", type=Path, default=Path("examples/demo"), help="output folder")
+    parser.add_argument("--out", type=Path, default=Path("mmempathy/assets/demo"), help="output folder")
     args = parser.parse_args()
     segments = build(args.data_dir, args.out)
     rate = check(args.out)

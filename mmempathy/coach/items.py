@@ -2,7 +2,7 @@
 
 Sources:
 
-* the demo clip's six segments (``examples/demo/``: video with voice, face and subtitle);
+* the demo clip's six segments (shipped in ``mmempathy/assets/demo/``: video with voice, face and subtitle);
 * the user's own labelled clips: a folder (``<emotion>/<file>`` or ``<emotion>_<name>.<ext>``) or a
   CSV with ``path,emotion`` and optional ``text``;
 * from a data folder laid out as ``../shared/data`` (when given): MELD test turns with the two turns
@@ -26,7 +26,8 @@ from mmempathy.errors import InputError
 from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.output import EmotionResult
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "examples" / "demo"
+# Package data, so that the coach starts after a plain ``pip install`` (see the README there for its licences).
+DEMO_DIR = Path(__file__).resolve().parents[1] / "assets" / "demo"
 MEDIA_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
 # Other datasets' names for the seven labels.
@@ -119,7 +120,7 @@ def build_library(
 def add_demo(lib: Library) -> None:
     truth = DEMO_DIR / "truth.csv"
     if not truth.is_file():
-        lib.notes.append(f"demo clip not found in {DEMO_DIR}")
+        lib.notes.append("the demo clip is missing from this installation of mmempathy (reinstall it to get it back)")
         return
     with truth.open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
