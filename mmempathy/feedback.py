@@ -35,8 +35,8 @@ import csv
 import dataclasses
 import hashlib
 import json
+import logging
 import os
-import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -59,6 +59,7 @@ from mmempathy.output import FuserOutput
 from mmempathy.sample import Sample
 from mmempathy.sqlite_store import check_store, create_schema
 
+log = logging.getLogger(__name__)
 Encoded = dict[Modality, tuple[torch.Tensor, torch.Tensor]]
 STORE_NAME = "feedback.sqlite"
 ADAPTERS_DIR = "adapters"
@@ -110,6 +111,11 @@ class FeedbackStore:
 
     Raises:
         FeedbackStoreError: The file exists but is not a readable feedback store; it is left as it is.
+            Later, any SQLite failure (a read-only file or folder, a locked database) is one too.
+
+    A store that cannot be written (read-only) can still be read. A row that cannot be decoded is left
+    out of :meth:`corrections`, with a warning naming it; ``damaged`` holds ``(id, reason)`` of the
+    rows the last call left out.
 
     Example:
         >>> store = FeedbackStore(tmp_path / "feedback.sqlite")  # doctest: +SKIP
@@ -119,11 +125,25 @@ class FeedbackStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.damaged: list[tuple[int, str]] = []
+        if "\0" in str(self.path):
+            raise FeedbackStoreError(f"a feedback store path cannot hold a NUL character: {str(self.path)!r}")
         if self.path.is_dir():
             raise FeedbackStoreError(f"{self.path} is a directory, not a feedback store file")
         self._check()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._has_schema():  # nothing to write: a read-only store stays readable
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise FeedbackStoreError(f"cannot create the feedback store {self.path}: {err}") from err
         create_schema(self.connect, SCHEMA, SCHEMA_VERSION)
+
+    def _has_schema(self) -> bool:
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return False
+        with self.connect() as db:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE name='corrections'").fetchone() is not None
 
     def _check(self) -> None:
         check_store(
@@ -138,11 +158,20 @@ class FeedbackStore:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one transaction: committed on success, rolled back on any error."""
-        conn = sqlite3.connect(self.path, timeout=30)
+        """A connection for one transaction: committed on success, rolled back on any error.
+
+        SQLite's operational failures (a read-only file or folder, a locked or vanished database) come out
+        as :class:`FeedbackStoreError`; nothing of the transaction is kept."""
+        try:
+            conn = sqlite3.connect(self.path, timeout=30)
+        except sqlite3.OperationalError as err:
+            raise FeedbackStoreError(f"cannot open the feedback store {self.path}: {err}") from err
         try:
             with conn:
                 yield conn
+        except sqlite3.OperationalError as err:
+            hint = " (check the permissions of the file and of its folder)" if "readonly" in str(err) else ""
+            raise FeedbackStoreError(f"feedback store {self.path}: {err}{hint}; nothing was changed") from err
         finally:
             conn.close()
 
@@ -183,10 +212,19 @@ class FeedbackStore:
             query, args = (query + " WHERE user IS NULL", ()) if user is None else (query + " WHERE user = ?", (user,))
         with self.connect() as db:
             rows = db.execute(query + " ORDER BY id", args).fetchall()
-        return [
-            Correction(i, u, lab, t, s, json.loads(meta), json.loads(fp), unpack(blob))
-            for i, u, lab, t, s, meta, fp, blob in rows
-        ]
+        out, self.damaged = [], []
+        for row in rows:
+            try:
+                out.append(decode_row(row))
+            except ValueError as err:
+                self.damaged.append((int(row[0]), str(err)))
+        if self.damaged:
+            ids = ", ".join(str(i) for i, _ in self.damaged[:10]) + (" ..." if len(self.damaged) > 10 else "")
+            log.warning(
+                "feedback store %s: %d damaged row(s) left out (id %s): %s; remove them with "
+                "FeedbackStore(path).delete(ids)", self.path, len(self.damaged), ids, self.damaged[0][1],
+            )  # fmt: skip
+        return out
 
     def users(self) -> list[str | None]:
         """Who has corrections stored."""
@@ -203,6 +241,24 @@ class FeedbackStore:
             return int(db.execute("SELECT COUNT(*) FROM corrections").fetchone()[0])
 
 
+def decode_row(row: Sequence[Any]) -> Correction:
+    """A :class:`Correction` from a ``corrections`` row; ``ValueError`` says what is damaged in it."""
+    i, user, label, created, source, meta, fingerprints, blob = row
+    if user is not None and not isinstance(user, str):
+        raise ValueError(f"its user is {type(user).__name__}, not text")
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"its label is {label!r}, not a label name")
+    try:
+        meta, fingerprints = json.loads(meta), json.loads(fingerprints)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"its meta or fingerprints are not JSON ({err})") from None
+    if not isinstance(meta, dict) or not isinstance(fingerprints, dict):
+        raise ValueError("its meta or fingerprints are not JSON objects")
+    if not isinstance(blob, bytes):
+        raise ValueError(f"its features are {type(blob).__name__}, not a safetensors blob")
+    return Correction(int(i), user, label, str(created), str(source), meta, fingerprints, unpack(blob))
+
+
 def pack(encoded: Encoded) -> bytes:
     """One item's encoder outputs as safetensors bytes."""
     tensors = {}
@@ -213,13 +269,25 @@ def pack(encoded: Encoded) -> bytes:
 
 
 def unpack(blob: bytes) -> Encoded:
-    """The inverse of :func:`pack`."""
-    tensors = load(blob)
-    return {
-        Modality(k[: -len(".tokens")]): (v, tensors[k[: -len(".tokens")] + ".mask"])
-        for k, v in tensors.items()
-        if k.endswith(".tokens")
-    }
+    """The inverse of :func:`pack`; ``ValueError`` if ``blob`` is not what :func:`pack` writes."""
+    try:
+        tensors = load(blob)
+    except Exception as err:  # safetensors raises its own error types for a truncated or foreign blob
+        raise ValueError(f"its features are not readable safetensors ({err})") from None
+    out: Encoded = {}
+    for key, tokens in tensors.items():
+        name, _, part = key.rpartition(".")
+        if part not in ("tokens", "mask") or name not in {m.value for m in Modality}:
+            raise ValueError(f"its features hold an unknown tensor {key!r}")
+        mask = tensors.get(f"{name}.mask")
+        if part == "mask":
+            continue
+        if mask is None or tokens.ndim != 2 or mask.shape != tokens.shape[:1] or mask.dtype != torch.bool:
+            raise ValueError(f"its {name} features are not [tokens, dim] with a boolean mask")
+        out[Modality(name)] = (tokens, mask)
+    if not out:
+        raise ValueError("its features hold no modality")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- recording
@@ -357,16 +425,24 @@ def read_segments_csv(path: str | Path, *, model_modalities: Iterable[str] | Non
     from mmempathy.media.subtitles import Cue
 
     path = Path(path)
-    if not path.is_file():
+    if "\0" in str(path) or not path.is_file():
         raise InputError(f"segments CSV not found: {path}")
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = {"source", "start", "end", "label"} - set(reader.fieldnames or [])
-        if missing:
-            raise InputError(f"{path} lacks the columns {sorted(missing)} (need source, start, end, label)")
-        rows = list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = {"source", "start", "end", "label"} - set(reader.fieldnames or [])
+            if missing:
+                raise InputError(f"{path} lacks the columns {sorted(missing)} (need source, start, end, label)")
+            rows = [(reader.line_num, row) for row in reader]
+    except (UnicodeDecodeError, csv.Error) as err:  # a binary file, a NUL byte
+        raise InputError(f"{path} is not a UTF-8 CSV text file ({err})") from None
     by_source: dict[str, list[tuple[Cue, str]]] = {}
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
+        if None in row or None in row.values():  # DictReader's marks of a row longer or shorter than the header
+            got = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+            raise InputError(f"{path}:{line}: has {got} fields where the header has {len(reader.fieldnames)}")
+        if not row["source"].strip() or "\0" in row["source"]:
+            raise InputError(f"{path}:{line}: source must name a media file, got {row['source']!r}")
         try:
             start, end = float(row["start"]), float(row["end"])
         except (TypeError, ValueError):
@@ -415,6 +491,27 @@ def record_segments_csv(
     )
 
 
+@dataclass
+class CoachImport:
+    """What :func:`import_coach` did: the ids stored, and how many answers were skipped for each reason."""
+
+    ids: list[int]
+    skipped: dict[str, int]
+
+    def __str__(self) -> str:
+        text = f"imported {len(self.ids)} coach answer(s)"
+        return text + (f"; skipped {counts_text(self.skipped)}" if self.skipped else "")
+
+
+class SkippedAnswer(InputError):
+    """A coach answer that cannot become a correction; the message is the reason (counted, not raised)."""
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """``{"already imported": 2, ...}`` as ``"2 already imported, ..."``."""
+    return ", ".join(f"{n} {reason}" for reason, n in counts.items())
+
+
 def import_coach(
     fuser: Any,
     coach_db: str | Path,
@@ -423,7 +520,7 @@ def import_coach(
     store: str | Path | FeedbackStore | None = None,
     use: str = "answer",
     people: Sequence[str] | None = None,
-) -> list[int]:
+) -> CoachImport:
     """Copy the coach's answers into the feedback store, one correction per answer, user = the person.
 
     Args:
@@ -433,8 +530,11 @@ def import_coach(
             (the item's source label).
         people: Only these people's answers (default: everyone's).
 
-    Answers whose item is no longer in the library, or whose item has no media the model reads, are
-    skipped; answers already imported (same person, item and time) are not stored twice.
+    Returns:
+        The ids stored and, per reason, how many answers were skipped: already imported (same person,
+        item and time), the item no longer in the library, an answer on a whole clip (only timed
+        segments of a video are read), missing or unreadable media, a label the model lacks, nothing
+        the model reads.
     """
     from mmempathy.coach.db import Database
 
@@ -453,34 +553,69 @@ def import_coach(
             "SELECT p.name AS person, a.item_id, a.truth, a.answer, a.answered FROM answers a"
             " JOIN people p ON p.id = a.person_id ORDER BY a.id"
         ).fetchall()
-    ids: list[int] = []
+    result = CoachImport([], {})
     for row in rows:
-        if (people is not None and row["person"] not in people) or (
-            row["person"],
-            row["item_id"],
-            row["answered"],
-        ) in done:
+        if people is not None and row["person"] not in people:
             continue
-        item = library.items.get(row["item_id"])
-        sample = coach_sample(item) if item is not None else None
-        if sample is None:
-            continue
-        meta = {"item_id": row["item_id"], "answered": row["answered"], "truth": row["truth"]}
-        ids += record(fuser, [sample], [row[use]], user=row["person"], store=db, source="coach", metas=[meta])
-    return ids
+        try:
+            if (row["person"], row["item_id"], row["answered"]) in done:
+                raise SkippedAnswer("already imported")
+            sample = coach_answer_sample(fuser, library, row[use], row["item_id"])
+            meta = {"item_id": row["item_id"], "answered": row["answered"], "truth": row["truth"]}
+            try:
+                stored = record(fuser, [sample], [row[use]], user=row["person"], store=db, source="coach", metas=[meta])
+            except InputError as err:  # the encoders found nothing usable in it (silence, an empty frame)
+                raise SkippedAnswer("whose inputs gave the model nothing to read") from err
+            result.ids += stored
+        except SkippedAnswer as why:
+            result.skipped[str(why)] = result.skipped.get(str(why), 0) + 1
+    return result
 
 
-def coach_sample(item: Any) -> Sample | None:
-    """The inputs of a coach item (text, a voice or face file, a video segment); ``None`` if it has none."""
+def coach_answer_sample(fuser: Any, library: Any, label: Any, item_id: str) -> Sample:
+    """The sample a coach answer corrects, checked as :func:`record` would; :class:`SkippedAnswer` if none."""
+    try:
+        label_name(fuser, label)
+    except InputError:
+        raise SkippedAnswer("with a label this model lacks") from None
+    item = library.items.get(item_id)
+    if item is None:
+        raise SkippedAnswer("on items no longer in the coach's library")
+    sample = coach_sample(item)
+    if not [m for m in sample.present() if m in fuser.modalities]:
+        raise SkippedAnswer("on items with none of this model's modalities")
+    return sample
+
+
+def coach_sample(item: Any) -> Sample:
+    """The inputs of a coach item (text, a voice or face file, a video segment).
+
+    Raises:
+        SkippedAnswer: The item has none (a text item without text, a whole clip, missing or unreadable
+            media); the message says which.
+    """
     if item.kind == "text":
-        return Sample(text=item.text.split(": ", 1)[-1]) if item.text else None
+        if not item.text:
+            raise SkippedAnswer("on text items without text")
+        return Sample(text=item.text.split(": ", 1)[-1])
+    if item.kind == "video" and (item.start is None or item.end is None):
+        raise SkippedAnswer("on whole clips (only timed segments of a video are read)")
     if item.path is None or not Path(item.path).is_file():
-        return None
+        raise SkippedAnswer("whose media file is missing")
+    try:
+        return _read_coach_media(item)
+    except (OSError, RuntimeError, ValueError) as err:  # soundfile's and the decoder's errors; InputError too
+        raise SkippedAnswer("whose media cannot be read") from err
+
+
+def _read_coach_media(item: Any) -> Sample:
     if item.kind == "face":
         import cv2
 
         image = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
-        return Sample(faces=image) if image is not None else None
+        if image is None:
+            raise InputError(f"not an image: {item.path}")
+        return Sample(faces=image)
     if item.kind == "voice":
         import soundfile as sf
 
@@ -489,13 +624,13 @@ def coach_sample(item: Any) -> Sample | None:
     from mmempathy.media.pipeline import VideoConfig, iter_samples
     from mmempathy.media.subtitles import Cue
 
-    if item.start is None or item.end is None:
-        return None
     cue = Cue(float(item.start), float(item.end), item.text or "")
     got = list(
         iter_samples(item.path, subtitles=[cue], config=VideoConfig(segment_by="subtitles", asr="off", vad=False))
     )
-    return got[0] if got else None
+    if not got:
+        raise InputError(f"no segment read from {item.path}")
+    return got[0]
 
 
 # ---------------------------------------------------------------------------------------------- adapters
@@ -628,8 +763,13 @@ class Adapter:
 
     # -- files
     def save(self, directory: str | Path, fuser: Any | None = None) -> Path:
-        """Write ``adapter.json`` and ``adapter.safetensors`` into ``directory`` (replaced atomically)."""
-        directory = Path(directory)
+        """Write ``adapter.json`` and ``adapter.safetensors`` into ``directory`` (replaced atomically).
+
+        ``directory`` is the adapter's own folder: the swap replaces it whole, so a folder that holds
+        anything else is refused (:func:`check_adapter_directory`), never emptied.
+        """
+        directory = Path(directory).resolve()  # "." or "x/..": the swap needs the folder's real name
+        check_adapter_directory(directory)
         if fuser is not None and self._attached is fuser and self.settings.kind == "lora":
             self.lora_state = {
                 k: v.detach().cpu().clone() for k, v in lora_container(fuser).state_dict().items() if "lora_" in k
@@ -645,18 +785,26 @@ class Adapter:
             "labels": list(self.labels),
             "info": self.info,
         }
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-        save_file(tensors, str(tmp / ADAPTER_WEIGHTS), metadata={"format": "pt"})
-        (tmp / ADAPTER_CONFIG).write_text(json.dumps(meta, indent=2))
-        if directory.exists():  # swap: the old adapter stays whole until the new one is complete
-            old = directory.with_name(f".{directory.name}-old")
-            shutil.rmtree(old, ignore_errors=True)
-            directory.rename(old)
-            tmp.rename(directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(directory)
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        except OSError as err:
+            raise CheckpointError(f"cannot write adapter {directory}: {err}") from err
+        try:
+            save_file(tensors, str(tmp / ADAPTER_WEIGHTS), metadata={"format": "pt"})
+            (tmp / ADAPTER_CONFIG).write_text(json.dumps(meta, indent=2))
+            if directory.exists():  # swap: the old adapter stays whole until the new one is complete
+                old = directory.with_name(f".{directory.name}-old")
+                remove_adapter_files(old, folder=True)  # what an interrupted swap left
+                directory.rename(old)
+                tmp.rename(directory)
+                remove_adapter_files(old, folder=True)
+            else:
+                tmp.rename(directory)
+        except OSError as err:
+            raise CheckpointError(f"cannot write adapter {directory}: {err}") from err
+        finally:
+            remove_adapter_files(tmp, folder=True)  # gone already unless something failed
         return directory
 
     @classmethod
@@ -668,14 +816,16 @@ class Adapter:
             raise CheckpointError(
                 f"{directory} is not an adapter directory (needs {ADAPTER_CONFIG}, {ADAPTER_WEIGHTS})"
             )
+        meta = read_adapter_meta(directory)
         try:
-            meta = json.loads(config.read_text())
             tensors = load_file(str(weights))
-        except Exception as err:  # a broken JSON or safetensors file: one clear message
+        except Exception as err:  # a broken safetensors file: one clear message
             raise CheckpointError(f"cannot read adapter {directory}: {err}") from err
-        if meta.get("format") != "mmempathy-adapter":
-            raise CheckpointError(f"{config} is not an mmempathy adapter")
-        adapter = cls(coerce(AdaptSettings, meta["settings"]), meta["labels"], meta.get("info"))
+        try:
+            settings = coerce(AdaptSettings, meta["settings"])
+        except (MMEmpathyError, ValueError) as err:  # AdaptSettings' own checks raise InputError
+            raise CheckpointError(f"{config}: {err}") from err
+        adapter = cls(settings, meta["labels"], meta.get("info"))
         if adapter.head is not None:
             try:
                 adapter.head.load_state_dict(tensors)
@@ -687,19 +837,93 @@ class Adapter:
 
 
 def adapter_path(fuser: Any, name: str, directory: str | Path | None = None) -> Path:
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
+    """Where adapter ``name`` lives: ``directory``, else ``<default directory>/<name>``."""
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
         raise InputError(f"adapter name must be a plain folder name, not {name!r}")
+    if not name.isprintable():  # a NUL cannot be in a path; other control characters hide in listings
+        raise InputError(f"adapter name cannot hold control characters: {name!r}")
+    if directory is not None and "\0" in str(directory):
+        raise InputError(f"an adapter directory cannot hold a NUL character: {str(directory)!r}")
     return Path(directory) if directory is not None else default_directory(fuser) / name
 
 
-def delete_adapter(fuser: Any, name: str, directory: str | Path | None = None) -> None:
-    """Remove an adapter's files (switching it off first if it is on)."""
+def read_adapter_meta(directory: str | Path) -> dict[str, Any]:
+    """An adapter's ``adapter.json``, checked: ``format``, ``settings`` (a mapping), ``labels`` (names)
+    and ``info`` (a mapping). Raises :class:`CheckpointError` naming the file otherwise."""
+    config = Path(directory) / ADAPTER_CONFIG
+    try:
+        meta = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # ValueError: bad JSON or bytes that are not UTF-8
+        raise CheckpointError(f"cannot read adapter file {config}: {err}") from err
+    if not isinstance(meta, dict) or meta.get("format") != "mmempathy-adapter":
+        raise CheckpointError(f"{config} is not an mmempathy adapter")
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise CheckpointError(f"{config} is damaged: 'labels' must be a list of label names")
+    if not isinstance(meta.get("settings"), dict) or not isinstance(meta.setdefault("info", {}), dict):
+        raise CheckpointError(f"{config} is damaged: 'settings' and 'info' must be mappings")
+    return meta
+
+
+def check_adapter_directory(directory: str | Path) -> None:
+    """Refuse to save an adapter into a folder that holds anything but an adapter's files (saving replaces
+    the folder whole), or into a path that is a file."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"cannot save an adapter to {directory}: it is a file, not a folder")
+    if directory.is_dir():
+        others = sorted(p.name for p in directory.iterdir() if p.name not in (ADAPTER_CONFIG, ADAPTER_WEIGHTS))
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise InputError(
+                f"cannot save an adapter to {directory}: it holds other files ({shown}); an adapter is saved "
+                "in a folder of its own, so give a new or empty --directory"
+            )
+
+
+def remove_adapter_files(directory: Path, *, folder: bool) -> list[Path]:
+    """Unlink the files an adapter consists of (by name, nothing else), then, with ``folder``, the folder
+    itself if that left it empty; returns what was removed."""
+    removed = []
+    for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS):
+        path = directory / name
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+            removed.append(path)
+    if folder and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        removed.append(directory)
+    return removed
+
+
+def delete_adapter(fuser: Any, name: str, directory: str | Path | None = None) -> list[Path]:
+    """Remove adapter ``name``'s files (switching it off first if it is on); returns what was removed.
+
+    Only what the project wrote goes: ``adapter.json`` and ``adapter.safetensors``, by name, after
+    ``adapter.json`` was read and names the adapter ``name`` (or, without a name inside, the folder is
+    called ``name``). Under the default directory the emptied ``adapters/<name>`` folder goes too; a
+    ``directory`` given keeps the folder and anything else in it.
+
+    Raises:
+        CheckpointError: No adapter there, its ``adapter.json`` is unreadable, or it is another adapter;
+            nothing was deleted.
+    """
     path = adapter_path(fuser, name, directory)
-    if getattr(fuser, "adapter", None) is not None and fuser.adapter.info.get("name") == name:
-        fuser.use_adapter(None)
     if not (path / ADAPTER_CONFIG).is_file():
         raise CheckpointError(f"no adapter {name!r} at {path}")
-    shutil.rmtree(path)
+    try:
+        meta = read_adapter_meta(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"{err}; nothing was deleted") from err
+    found = meta["info"].get("name") or Path(path).resolve().name
+    if found != name:
+        raise CheckpointError(f"{path} holds adapter {found!r}, not {name!r}; nothing was deleted")
+    if getattr(fuser, "adapter", None) is not None and fuser.adapter.info.get("name") == name:
+        fuser.use_adapter(None)
+    try:
+        return remove_adapter_files(Path(path), folder=directory is None)
+    except OSError as err:
+        raise CheckpointError(f"cannot delete adapter {name!r} at {path}: {err}") from err
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -898,20 +1122,26 @@ def adapt(
 ) -> Adapter:
     """Train an adapter on ``user``'s stored corrections (see :meth:`EmotionFuser.adapt`)."""
     settings = coerce(AdaptSettings, settings or {})
+    name = name or (user or "default")
+    target = adapter_path(fuser, name, directory)
+    if save:
+        check_adapter_directory(target)  # before training: a folder it may not replace is refused first
     db = open_store(fuser, store)
-    fingerprints = Fingerprints.of(fuser)
-    rows = db.corrections(user)
-    usable = [c for c in rows if all(fingerprints.get(m) == fp for m, fp in c.fingerprints.items())]
+    usable, skipped = usable_corrections(fuser, db.corrections(user))
+    if db.damaged:
+        skipped["damaged"] = len(db.damaged)
+    why = counts_text(skipped)
     if not usable:
-        stale = f" ({len(rows)} stored were encoded by other encoders)" if rows else ""
-        raise InputError(f"no usable corrections for user {user!r} in {db.path}{stale}")
+        raise InputError(f"no usable corrections for user {user!r} in {db.path}" + (f" ({why})" if why else ""))
+    if skipped:
+        log.warning("adapting on %d correction(s) of %r; left out: %s", len(usable), user, why)
     index = {lab: i for i, lab in enumerate(fuser.labels)}
     corrections = [({m: v for m, v in c.encoded.items() if m in fuser.modalities}, index[c.label]) for c in usable]
-    name = name or (user or "default")
     info = {
         "name": name,
         "user": user,
         "corrections": len(corrections),
+        "skipped": skipped,
         "created": now(),
         "store": str(db.path),
         "replay": 0,
@@ -920,5 +1150,23 @@ def adapt(
     info["replay"] = len(items)
     adapter = train_adapter(fuser, corrections, items, settings, info=info)
     if save:
-        adapter.save(adapter_path(fuser, name, directory), fuser)
+        adapter.save(target, fuser)
     return adapter
+
+
+def usable_corrections(fuser: Any, rows: Sequence[Correction]) -> tuple[list[Correction], dict[str, int]]:
+    """The corrections this model can learn from, and how many were left out for each reason."""
+    fingerprints = Fingerprints.of(fuser)
+    usable, skipped = [], {}
+    for c in rows:
+        if c.label not in fuser.labels:
+            reason = "with a label this model lacks"
+        elif not all(fingerprints.get(m) == fp for m, fp in c.fingerprints.items()):
+            reason = "encoded by other encoders"
+        elif not any(m in fuser.modalities for m in c.encoded):
+            reason = "with none of this model's modalities"
+        else:
+            usable.append(c)
+            continue
+        skipped[reason] = skipped.get(reason, 0) + 1
+    return usable, skipped

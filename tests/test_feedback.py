@@ -220,8 +220,10 @@ def test_coach_answers_import_once(fuser, tmp_path):
     lib.add(Item(id="t1", kind="text", truth="anger", text="Ross: I can't believe it"))
     lib.add(Item(id="t2", kind="text", truth="anger", text="Rachel: Oh no"))
     store = tmp_path / "fb.sqlite"
-    assert len(import_coach(fuser, tmp_path / "coach.db", lib, store=store)) == 2
-    assert import_coach(fuser, tmp_path / "coach.db", lib, store=store) == []  # already there
+    first = import_coach(fuser, tmp_path / "coach.db", lib, store=store)
+    assert len(first.ids) == 2 and first.skipped == {"on items no longer in the coach's library": 1}
+    again = import_coach(fuser, tmp_path / "coach.db", lib, store=store)
+    assert again.ids == [] and again.skipped["already imported"] == 2  # already there, and said so
     got = FeedbackStore(store).corrections("dee")
     assert [c.label for c in got] == ["joy", "fear"] and got[0].meta["truth"] == "anger"
     assert [c.source for c in got] == ["coach", "coach"]

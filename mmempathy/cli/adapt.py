@@ -11,10 +11,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
 
-from mmempathy.errors import InputError
+from mmempathy.errors import CheckpointError, InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="lite", help="preset name or checkpoint directory (default: lite)")
     parser.add_argument("--user", default=None, help="whose corrections (default: the anonymous ones)")
     parser.add_argument("--store", type=Path, help="feedback store file (default: beside the adapters)")
-    parser.add_argument("--directory", type=Path, help="where the adapter is written (default: adapters/<name>)")
+    parser.add_argument("--directory", type=Path, help="the adapter's own folder (default: adapters/<name>); one that "
+                        "holds other files is refused")  # fmt: skip
     parser.add_argument("--name", help="adapter name (default: the user, or 'default')")
     parser.add_argument("--segments", type=Path, help="CSV of corrected segments: source,start,end,label[,text]")
     parser.add_argument("--coach-db", type=Path, help="the coach's SQLite file: import each person's answers")
@@ -45,49 +46,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "the replay data are worth (default: the library's, chosen on dev speakers)")  # fmt: skip
     parser.add_argument("--replay-n", type=int, default=300, help="replay items drawn (default: %(default)s)")
     parser.add_argument("--list", action="store_true", help="list stored corrections per user and saved adapters")
-    parser.add_argument("--delete", metavar="NAME", help="delete an adapter's files")
+    parser.add_argument("--delete", metavar="NAME", help="delete adapter NAME's two files (adapter.json, "
+                        "adapter.safetensors), once adapter.json says it is NAME; nothing else is removed")  # fmt: skip
     parser.set_defaults(func=run)
 
 
-def replay_samples(spec: str, n: int) -> list:
-    """``n`` labelled samples drawn (seed 0) from ``DATASET[:SPLIT]``."""
-    import numpy as np
-
-    from mmempathy.data import get_dataset
+def replay_dataset(spec: str) -> Any:
+    """The dataset ``DATASET[:SPLIT]`` names (checked before anything is recorded or trained)."""
+    from mmempathy.data import get_dataset, list_datasets
 
     name, _, split = spec.partition(":")
-    ds = get_dataset(name, split=split or "train")
-    order = np.random.default_rng(0).permutation(len(ds))[:n]
-    return [ds[int(i)] for i in order]
+    if name not in list_datasets():
+        raise InputError(f"--replay: unknown dataset {name!r}; use one of {', '.join(list_datasets())}")
+    return get_dataset(name, split=split or "train")
+
+
+def replay_samples(dataset: Any, n: int) -> list:
+    """``n`` labelled samples drawn (seed 0) from ``dataset``."""
+    import numpy as np
+
+    order = np.random.default_rng(0).permutation(len(dataset))[:n]
+    return [dataset[int(i)] for i in order]
 
 
 def run(args: argparse.Namespace) -> int:
     """Record, train, list or delete, as asked."""
     from mmempathy import EmotionFuser
     from mmempathy.feedback import (
-        ADAPTER_CONFIG,
         AdaptSettings,
-        default_directory,
+        adapter_path,
+        check_adapter_directory,
+        counts_text,
         delete_adapter,
         import_coach,
         open_store,
         record_segments_csv,
     )
 
+    check_names(args)
+    if args.train and not (args.delete or args.list) and args.replay is None:
+        raise InputError("give --replay DATASET[:SPLIT] (what keeps the model from forgetting), or --no-train")
     fuser = EmotionFuser.from_pretrained(args.model, device="cpu")
     if args.delete:
-        delete_adapter(fuser, args.delete, args.directory)
-        print(f"adapt: deleted adapter {args.delete}")
+        removed = delete_adapter(fuser, args.delete, args.directory)
+        print(f"adapt: deleted adapter {args.delete}: {', '.join(str(p) for p in removed)}")
         return 0
     store = open_store(fuser, args.store)
     if args.list:
-        for user in store.users():
-            print(f"corrections  {user or '(anonymous)'}: {len(store.corrections(user))}")
-        root = default_directory(fuser)
-        for config in sorted(root.glob(f"*/{ADAPTER_CONFIG}")):
-            info = json.loads(config.read_text()).get("info", {})
-            print(f"adapter      {config.parent.name}: {info.get('corrections')} corrections, {info.get('created')}")
-        return 0
+        return list_store(fuser, store)
+    replay = None
+    if args.train:  # every check that needs no work comes before anything is recorded
+        replay = replay_dataset(args.replay)
+        check_adapter_directory(adapter_path(fuser, args.name or args.user or "default", args.directory))
     if args.segments:
         ids = record_segments_csv(fuser, args.segments, user=args.user, store=store)
         print(f"adapt: stored {len(ids)} corrected segments from {args.segments}")
@@ -95,22 +105,46 @@ def run(args: argparse.Namespace) -> int:
         from mmempathy.coach import build_library
 
         library = build_library(args.coach_clips, args.coach_data_dir)
-        ids = import_coach(fuser, args.coach_db, library, store=store, use=args.coach_use)
-        print(f"adapt: imported {len(ids)} coach answers")
+        print(f"adapt: {import_coach(fuser, args.coach_db, library, store=store, use=args.coach_use)}")
     if not args.train:
         return 0
-    if args.replay is None:
-        raise InputError("give --replay DATASET[:SPLIT] (what keeps the model from forgetting), or --no-train")
     adapter = fuser.adapt(
         user=args.user,
         store=store,
-        replay=replay_samples(args.replay, args.replay_n),
+        replay=replay_samples(replay, args.replay_n),
         settings=AdaptSettings(
             kind=args.kind, steps=args.steps, **({} if args.anchor is None else {"anchor": args.anchor})
         ),
         name=args.name,
         directory=args.directory,
     )
+    left_out = f"; left out {counts_text(adapter.info['skipped'])}" if adapter.info.get("skipped") else ""
     print(f"adapt: trained a {args.kind} adapter on {adapter.info['corrections']} corrections "
-          f"(+{adapter.info['replay']} replayed); saved as {adapter.info['name']}")  # fmt: skip
+          f"(+{adapter.info['replay']} replayed){left_out}; saved as {adapter.info['name']}")  # fmt: skip
+    return 0
+
+
+def check_names(args: argparse.Namespace) -> None:
+    """Names and paths that no file system or listing takes (a NUL byte, control characters)."""
+    for option in ("user", "name", "delete", "store", "directory", "segments", "coach_db"):
+        value = getattr(args, option)
+        if value is not None and not str(value).isprintable():
+            flag = "--" + option.replace("_", "-")
+            raise InputError(f"{flag} cannot hold a NUL byte or other control characters: {str(value)!r}")
+
+
+def list_store(fuser: Any, store: Any) -> int:
+    """``--list``: corrections per user, then the adapters saved under the default directory."""
+    from mmempathy.feedback import ADAPTER_CONFIG, default_directory, read_adapter_meta
+
+    for user in store.users():
+        line = f"corrections  {user or '(anonymous)'}: {len(store.corrections(user))}"
+        print(line + (f" ({len(store.damaged)} damaged, left out)" if store.damaged else ""))
+    for config in sorted(default_directory(fuser).glob(f"*/{ADAPTER_CONFIG}")):
+        try:
+            info = read_adapter_meta(config.parent)["info"]
+        except CheckpointError as err:
+            print(f"adapter      {config.parent.name}: unreadable ({err})")
+            continue
+        print(f"adapter      {config.parent.name}: {info.get('corrections')} corrections, {info.get('created')}")
     return 0
