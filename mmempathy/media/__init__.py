@@ -1,6 +1,7 @@
 """Media handling: from a video or audio file to an emotion timeline.
 
 ``decode`` streams frames and audio through PyAV, ``faces`` finds and tracks faces with OpenCV,
+``blendshapes`` scores their expressions (MediaPipe's Face Landmarker models; the ``faces`` extra),
 ``subtitles`` parses SRT/WebVTT, ``config`` holds the settings (:class:`VideoConfig`), ``pipeline``
 cuts a file into segments and predicts them, and ``timeline`` holds the result. The names below load
 on first use, so that importing the settings does not load PyAV or OpenCV.
@@ -22,6 +23,7 @@ _EXPORTS = {
     "FaceDetector": "mmempathy.media.faces",
     "FaceExtractor": "mmempathy.media.faces",
     "FaceTracker": "mmempathy.media.faces",
+    "BlendshapeExtractor": "mmempathy.media.blendshapes",
     "VideoConfig": "mmempathy.media.config",
     "iter_samples": "mmempathy.media.pipeline",
     "predict_video": "mmempathy.media.pipeline",
@@ -34,6 +36,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BlendshapeExtractor",
     "Cue",
     "FaceDetector",
     "FaceExtractor",
@@ -54,6 +57,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from mmempathy.media.blendshapes import BlendshapeExtractor
     from mmempathy.media.config import VideoConfig
     from mmempathy.media.decode import MediaInfo, iter_frames, iter_media, load_audio, probe
     from mmempathy.media.faces import FaceDetector, FaceExtractor, FaceTracker
