@@ -28,7 +28,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mmempathy.errors import InputError
+from mmempathy.config import _kind
+from mmempathy.errors import ConfigError, InputError
+
+SECTIONS = ("model", "data", "train", "output_dir")
+DATA_TEXT = ("name", "data_dir", "train_split", "val_split", "train_csv", "val_csv", "train_features",
+             "val_features", "task")  # fmt: skip
+DATA_KEYS = (*DATA_TEXT, "options", "labels", "face_size", "fps", "max_faces")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     spec = load_mapping(path)
     for item in args.set:
         apply_override(spec, item)
+    check_spec(spec)
     if args.output_dir:
         spec["output_dir"] = args.output_dir
     if args.no_resume:
@@ -62,26 +69,70 @@ def run(args: argparse.Namespace) -> int:
 
 
 def apply_override(spec: dict[str, Any], item: str) -> None:
-    """``a.b=value`` (the value parsed as YAML) into the nested dict ``spec``."""
+    """``a.b=value`` (the value parsed as YAML, safely: tags are refused) into the nested dict ``spec``."""
     import yaml
 
+    from mmempathy.train.config import yaml_error_text
+
     key, sep, value = item.partition("=")
-    if not sep:
-        raise InputError(f"--set needs KEY=VALUE, got {item!r}")
+    parts = key.split(".")
+    if not sep or not all(p.strip() for p in parts):
+        raise InputError(f"--set needs KEY=VALUE with a dotted KEY such as train.epochs, got {item!r}")
     node = spec
-    *parents, leaf = key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = yaml.safe_load(value)
+    for depth, part in enumerate(parts[:-1]):
+        if node.get(part) is None:  # absent, or an empty section ("train:" in YAML)
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, dict):
+            where = ".".join(parts[: depth + 1])
+            raise InputError(f"--set {key}: {where} is {_kind(node)}, not a section with keys")
+    try:
+        node[parts[-1]] = yaml.safe_load(value)
+    except Exception as err:  # PyYAML raises YAMLError, and ValueError/AttributeError for some bad scalars
+        raise InputError(f"--set {key}: the value is {yaml_error_text(err)}") from None
+
+
+def check_spec(spec: Any) -> None:
+    """The run's shape, checked before anything is built: known sections of the right kinds, ``data``'s
+    known keys with names and paths as strings.
+
+    Raises:
+        InputError: An unknown section.
+        ConfigError: A section or ``data`` entry of the wrong kind, or an unknown ``data`` key.
+    """
+    if not isinstance(spec, dict) or not all(isinstance(k, str) for k in spec):
+        raise ConfigError(f"a run must be a mapping of sections ({', '.join(SECTIONS)}), not {_kind(spec)}")
+    unknown = sorted(set(spec) - set(SECTIONS))
+    if unknown:
+        raise InputError(f"unknown run file section(s): {unknown}; expected model, data, train, output_dir")
+    model = spec.get("model", "tiny")
+    if not isinstance(model, (str, dict)) or (isinstance(model, dict) and not all(isinstance(k, str) for k in model)):
+        raise ConfigError(f"model must be a preset name, a checkpoint directory or a mapping, not {_kind(model)}")
+    for section in ("data", "train"):
+        if spec.get(section) is not None and not isinstance(spec[section], dict):
+            raise ConfigError(f"the {section} section must be a mapping (key: value), not {_kind(spec[section])}")
+    if spec.get("output_dir") is not None and not isinstance(spec["output_dir"], str):
+        raise ConfigError(f"output_dir must be a path, not {_kind(spec['output_dir'])}")
+    data = spec.get("data") or {}
+    unknown = sorted(str(k) for k in data if k not in DATA_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown data key(s): {', '.join(unknown)}; expected some of {', '.join(DATA_KEYS)}")
+    for key in DATA_TEXT:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ConfigError(f"data.{key} must be a string, not {_kind(data[key])}")
+    options = data.get("options")
+    if options is not None and not (isinstance(options, dict) and all(isinstance(k, str) for k in options)):
+        raise ConfigError(f"data.options must be a mapping of option names, not {_kind(options)}")
+    labels = data.get("labels")
+    if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        raise ConfigError(f"data.labels must be a list of class names, not {_kind(labels)}")
 
 
 def train_from_spec(spec: dict[str, Any], *, base_dir: Path = Path(".")) -> Any:
     """Everything ``mmempathy train`` does, from the run dict; returns the :class:`TrainResult`."""
     from mmempathy.train import TrainConfig, Trainer
 
-    unknown = sorted(set(spec) - {"model", "data", "train", "output_dir"})
-    if unknown:
-        raise InputError(f"unknown run file section(s): {unknown}; expected model, data, train, output_dir")
+    check_spec(spec)
     train_cfg = dict(spec.get("train") or {})
     if spec.get("output_dir"):
         train_cfg["output_dir"] = spec["output_dir"]

@@ -28,6 +28,7 @@ from mmempathy.data.meld import MELD
 from mmempathy.data.mosei import MOSEI
 from mmempathy.data.mosi import MOSI
 from mmempathy.data.ravdess import RAVDESS
+from mmempathy.errors import InputError
 
 # name -> (adapter class, its folder under the data root)
 _REGISTRY: dict[str, tuple[type[EmotionDataset], str]] = {
@@ -56,10 +57,20 @@ def get_dataset(name: str, data_dir: str | Path | None = None, split: str = "tra
             (``$MMEMPATHY_DATA`` or ``<repo>/../shared/data``).
         split: Split name understood by that adapter.
         **kwargs: Adapter options (``target``, ``label_space``, ...).
+
+    Raises:
+        KeyError: ``name`` is not a registered dataset.
+        InputError: An option the adapter does not take (a typo would otherwise be a TypeError).
     """
+    import inspect
+
     if name not in _REGISTRY:
         raise KeyError(f"unknown dataset {name!r}; available: {', '.join(list_datasets())}")
     cls, folder = _REGISTRY[name]
+    options = list(inspect.signature(cls).parameters)[2:]  # after root and split
+    unknown = sorted(str(k) for k in kwargs if k not in options)
+    if unknown:
+        raise InputError(f"{name} has no option(s) {', '.join(unknown)}; its options: {', '.join(options)}")
     root = Path(data_dir) if data_dir is not None else default_data_root() / folder
     return cls(root, split, **kwargs)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mmempathy.config import coerce
+from mmempathy.errors import ConfigError
 
 METRICS = {  # name -> True when larger is better
     "accuracy": True,
@@ -98,16 +99,48 @@ class TrainConfig:
         return cls.from_dict(data.get("train", data))
 
 
+def yaml_error_text(err: Exception) -> str:
+    """What PyYAML's error says went wrong, on one line (without its excerpt of the text)."""
+    problem = getattr(err, "problem", None) or str(err)
+    if type(err).__module__.split(".")[0] != "yaml":  # not a YAMLError: a scalar its constructor choked on
+        problem = f"a value could not be read ({type(err).__name__}: {problem})"
+    return "not valid YAML: " + " ".join(str(problem).split())
+
+
 def load_mapping(path: str | Path) -> dict[str, Any]:
-    """A YAML or JSON file as a dict (YAML needs the ``train`` extra: ``pip install mmempathy[train]``)."""
+    """A YAML or JSON file as a dict (YAML needs the ``train`` extra: ``pip install mmempathy[train]``).
+
+    YAML is read with ``safe_load``: a tag such as ``!!python/object`` is refused, never executed.
+
+    Raises:
+        ConfigError: The file is not UTF-8 text, not valid YAML/JSON, or holds something other than a
+            mapping with string keys at its top; the one-line message names the file (and line).
+    """
     path = Path(path)
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:  # a directory, no permission
+        raise ConfigError(f"cannot read {path}: {err.strerror or err}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
-        data = yaml.safe_load(text) or {}
+        try:
+            data = yaml.safe_load(text)
+        except Exception as err:  # PyYAML's constructors also raise ValueError (2026-13-45), AttributeError...
+            mark = getattr(err, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+            raise ConfigError(f"{where}: {yaml_error_text(err)}") from None
+        data = {} if data is None else data
     else:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as err:
+            where = f"{path}:{err.lineno}:{err.colno}" if isinstance(err, json.JSONDecodeError) else str(path)
+            raise ConfigError(f"{where}: not valid JSON: {getattr(err, 'msg', err)}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping, not {type(data).__name__}")
+        raise ConfigError(f"{path} must hold a mapping (section: value), not a {type(data).__name__}")
+    if not all(isinstance(k, str) for k in data):
+        raise ConfigError(f"{path}: every top-level key must be a name, got {sorted(map(repr, data))}")
     return data
