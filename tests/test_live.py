@@ -226,3 +226,56 @@ def test_cli_bad_input_is_one_line(media):
         done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+# --- the --csv file: opened at the first row, an existing one refused, replaced or appended to -------
+
+
+def test_an_existing_csv_is_refused_before_the_model_loads(media, tmp_path, capsys, no_model):
+    from mmempathy.cli import main
+
+    table = tmp_path / "live.csv"
+    table.write_text("my notes\n")
+    assert main(["live", str(media["clip"]), *QUICK, "--csv", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert "exists; add --overwrite to replace it or --append" in err and len(err.strip().splitlines()) == 1
+    assert main(["live", str(media["clip"]), *QUICK, "--append"]) == 2  # --append without --csv
+    assert "--overwrite and --append apply to --csv" in capsys.readouterr().err
+    assert table.read_text() == "my notes\n"
+
+
+def test_a_source_that_fails_leaves_an_existing_csv_untouched(tmp_path, capsys):
+    from mmempathy.cli import main
+
+    table, fresh = tmp_path / "live.csv", tmp_path / "fresh.csv"
+    table.write_text("start,end\n0,2\n")
+    dead = ["http://127.0.0.1:9/x.mp4", *QUICK, "--timeout", "2"]
+    assert main(["live", *dead, "--csv", str(table), "--overwrite"]) == 2
+    assert "cannot open live source" in capsys.readouterr().err
+    assert table.read_text() == "start,end\n0,2\n"
+    assert main(["live", *dead, "--csv", str(fresh)]) == 2
+    assert not fresh.exists()  # nothing to write: no file made
+
+
+def test_append_adds_rows_under_one_header_and_overwrite_replaces(media, tmp_path, capsys):
+    from mmempathy.cli import main
+
+    table = tmp_path / "live.csv"
+    run = ["live", str(media["clip"]), *QUICK, "--no-realtime", "--csv", str(table)]
+    assert main([*run, "--max-segments", "1"]) == 0
+    with open(table, newline="") as f:
+        first = list(csv.reader(f))
+    assert main([*run, "--max-segments", "2", "--append"]) == 0
+    assert "appended 2 row(s)" in capsys.readouterr().err
+    with open(table, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[:2] == first and len(rows) == 4 and rows.count(first[0]) == 1  # one header, 1 + 2 rows
+    assert [float(r[rows[0].index("start")]) for r in rows[1:]] == [0.0, 0.0, 2.0]
+    assert main([*run, "--max-segments", "1", "--overwrite"]) == 0
+    with open(table, newline="") as f:
+        assert len(list(csv.reader(f))) == 2
+    other = tmp_path / "other.csv"
+    other.write_text("start,end,joy\n0,2,0.5\n")
+    assert main(["live", str(media["clip"]), *QUICK, "--csv", str(other), "--append"]) == 2
+    assert "has other columns than this model writes" in capsys.readouterr().err
+    assert other.read_text() == "start,end,joy\n0,2,0.5\n"

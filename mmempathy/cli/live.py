@@ -1,7 +1,10 @@
 """``mmempathy live SOURCE``: emotions of a camera, a network stream, stdin or a file played live.
 
 One JSON object per segment goes to standard output the moment the segment is predicted (JSON
-lines, flushed line by line), and with ``--csv`` one row to a CSV file, flushed too. Ctrl-C (or
+lines, flushed line by line), and with ``--csv`` one row to a CSV file, flushed too. The CSV file is
+opened only when its first row is ready, so a source that fails leaves no file behind; an existing
+file is refused unless ``--overwrite`` (replace it) or ``--append`` (add rows under its header, which
+must be this model's) is given, and it stays untouched until that first row. Ctrl-C (or
 SIGTERM) ends the run cleanly: every segment finished so far has been written, the source is
 closed, a summary line (segments, median and worst latency) goes to standard error and the exit
 status is 0. A source that cannot be opened ends in one line and exit status 2.
@@ -23,6 +26,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import signal
 import statistics
 import sys
@@ -69,7 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--timeout", type=float, default=10.0, help="seconds to wait on opening and on each read (default: 10)"
     )
     parser.add_argument("--max-segments", type=int, default=None, metavar="N", help="stop after N segments")
-    parser.add_argument("--csv", metavar="PATH", help="also write one row per segment to this CSV file")
+    parser.add_argument("--csv", metavar="PATH", help="also write one row per segment to this CSV file (opened at "
+                        "the first row; an existing file is refused unless --overwrite or --append)")  # fmt: skip
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace an existing --csv file (at the first row)")
+    existing.add_argument("--append", action="store_true", help="add rows to an existing --csv file with the same "
+                          "columns (this model's labels and modalities)")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -86,17 +95,17 @@ def run(args: argparse.Namespace) -> int:
         args.source, realtime=args.realtime, fmt=args.fmt, options=_options(args.option), timeout=args.timeout
     )
     config = segment_config(args, **LIVE_DEFAULTS)
-    csv_path = check_output_path(args.csv, {".csv"}) if args.csv else None
+    csv_path = _check_csv(args)
     device = resolve_device(args.device)
     from mmempathy.model import EmotionFuser
 
     fuser = EmotionFuser.from_pretrained(args.model, device=device)
+    writer = _CsvRows(csv_path, fuser, append=args.append) if csv_path else None  # opens nothing yet
     pace = f"paced at {args.speed:g}x" if source.realtime else "at the source's pace"
     print(f"live: reading {source.kind} {source} ({pace}); Ctrl-C to stop", file=sys.stderr)
     latencies: list[float] = []
     count = 0
-    with _Stop() as stop, open(csv_path, "w", newline="", encoding="utf-8") if csv_path else nullcontext() as table:
-        writer = _CsvRows(table, fuser) if csv_path else None
+    with _Stop() as stop, writer if writer is not None else nullcontext():
         segments = fuser.stream(source, args.subtitles, speed=args.speed, config=config)
         try:
             for segment in segments:
@@ -115,8 +124,23 @@ def run(args: argparse.Namespace) -> int:
             segments.close()
         if stop.requested:
             print("live: stopped", file=sys.stderr)
-    print(_summary(count, latencies, csv_path), file=sys.stderr)
+    print(_summary(count, latencies, writer), file=sys.stderr)
     return 0
+
+
+def _check_csv(args: argparse.Namespace) -> Path | None:
+    """The ``--csv`` path, checked before the model loads: writable, and an existing file only with
+    ``--overwrite`` or ``--append``."""
+    if not args.csv:
+        if args.overwrite or args.append:
+            raise InputError("--overwrite and --append apply to --csv, which was not given")
+        return None
+    path = check_output_path(args.csv, {".csv"})
+    if path.exists() and not (args.overwrite or args.append):
+        raise InputError(f"--csv {path} exists; add --overwrite to replace it or --append to add rows to it")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"--csv {path}: permission denied (the file is read-only)")
+    return path
 
 
 def _emit(segment: Any, writer: _CsvRows | None) -> None:
@@ -131,24 +155,55 @@ def _emit(segment: Any, writer: _CsvRows | None) -> None:
 
 class _CsvRows:
     """Rows of :meth:`~mmempathy.media.timeline.Timeline.to_dataframe`'s columns, plus ``latency``
-    and ``wall``, written and flushed one by one."""
+    and ``wall``, written and flushed one by one. The file is opened at the first row (truncated, or
+    with ``append`` added to, under the header it must already have); until then it is untouched."""
 
-    def __init__(self, file: Any, fuser: Any):
+    def __init__(self, path: Path, fuser: Any, *, append: bool = False):
         from mmempathy.media.timeline import segment_columns
 
-        self.file = file
+        self.path, self.file, self.writer, self.rows = path, None, None, 0
         self.labels = tuple(fuser.labels)
         self.mods = [m.value for m in fuser.modalities]
-        self.writer = csv.DictWriter(file, fieldnames=[*segment_columns(self.labels, self.mods), "latency", "wall"])
-        self.writer.writeheader()
+        self.columns = [*segment_columns(self.labels, self.mods), "latency", "wall"]
+        self.append = append and path.exists() and path.stat().st_size > 0
+        if self.append:
+            self._check_header()
+
+    def _check_header(self) -> None:
+        try:
+            with open(self.path, newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f), [])
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            raise InputError(f"--append: cannot read the header of {self.path}: {err}") from None
+        if header != self.columns:
+            raise InputError(
+                f"--append: {self.path} has other columns than this model writes ({len(header)} against "
+                f"{len(self.columns)}: labels {', '.join(self.labels)}); use --overwrite or another file"
+            )
 
     def write(self, segment: Any) -> None:
         from mmempathy.media.timeline import segment_row
 
+        if self.file is None:
+            try:
+                self.file = open(self.path, "a" if self.append else "w", newline="", encoding="utf-8")
+            except OSError as err:
+                raise InputError(f"cannot write --csv {self.path}: {err}") from err
+            self.writer = csv.DictWriter(self.file, fieldnames=self.columns)
+            if not self.append:
+                self.writer.writeheader()
         row = segment_row(segment, self.labels, self.mods)
         row = {k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
         self.writer.writerow({**row, "latency": segment.latency, "wall": segment.wall})
         self.file.flush()
+        self.rows += 1
+
+    def __enter__(self) -> _CsvRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is not None:
+            self.file.close()
 
 
 class _Stop:
@@ -196,10 +251,11 @@ def _options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
-def _summary(count: int, latencies: list[float], csv_path: Path | None) -> str:
+def _summary(count: int, latencies: list[float], writer: _CsvRows | None) -> str:
     text = f"live: {count} segment(s)"
     if latencies:
         text += f", latency median {statistics.median(latencies):.2f} s, worst {max(latencies):.2f} s"
-    if csv_path is not None:
-        text += f"; wrote {csv_path}"
+    if writer is not None:
+        done = "appended" if writer.append else "wrote"
+        text += f"; {done} {writer.rows} row(s) to {writer.path}" if writer.rows else f"; {writer.path} not written"
     return text
