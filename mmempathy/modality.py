@@ -20,3 +20,8 @@ class Modality(str, Enum):
         except ValueError:
             names = ", ".join(m.value for m in cls)
             raise ValueError(f"unknown modality {value!r}; expected one of: {names}") from None
+
+
+# The channels a person baseline reads relative to the person (mmempathy.baseline): a face and a voice
+# belong to someone; the words said do not need their speaker's resting state.
+PERSONAL = (Modality.AUDIO.value, Modality.FACE.value)

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmempathy import hub
+from mmempathy.baseline import BaselineSettings
 from mmempathy.config import ModelConfig
 from mmempathy.device import autocast
 from mmempathy.encoders import build_encoder
@@ -192,13 +193,14 @@ class EmotionFuser(nn.Module):
 
         Args:
             calibration: ``{"temperature": {"fused": T, "text": T, ...}, "gate_bias": {"text": b, ...},
-                "exclude": ["face", ...]}`` (missing entries stay 1, 0 and none), or ``None`` for none.
+                "exclude": ["face", ...], "baseline": {...}}`` (missing entries stay 1, 0 and none; ``baseline``:
+                :class:`mmempathy.baseline.BaselineSettings`, the person baseline's references), or ``None``.
                 Excluded modalities still get their own head's answer but no say in the fused one,
                 unless an item has nothing else. It is stored in the config, so ``save_pretrained``
                 ships it with the weights.
         """
         calibration = calibration or {}
-        unknown = sorted(set(calibration) - {"temperature", "gate_bias", "exclude"})
+        unknown = sorted(set(calibration) - {"temperature", "gate_bias", "exclude", "baseline"})
         if unknown:
             raise ValueError(f"unknown calibration entries: {', '.join(unknown)}")
         names = ["fused"] + [m.value for m in self.modalities]
@@ -210,6 +212,7 @@ class EmotionFuser(nn.Module):
         if not set(exclude) <= set(names[1:]):
             raise ValueError(f"calibration excludes modalities this model does not have: {exclude}")
         self.excluded = [m for m in self.modalities if m.value in exclude]
+        self.baseline = BaselineSettings.from_dict(calibration["baseline"]) if "baseline" in calibration else None
         self.temperatures.copy_(torch.tensor([float(temperature.get(n, 1.0)) for n in names]))
         self.gate_bias.copy_(torch.tensor([float(bias.get(n, 0.0)) for n in names[1:]]))
         self.config.calibration = calibration or None
@@ -224,8 +227,13 @@ class EmotionFuser(nn.Module):
         other = torch.stack(here).any(0)
         return {m: mask & ~other[:, None] if m in self.excluded else mask for m, mask in masks.items()}
 
-    def fuse(self, encoded: Encoded, labels: torch.Tensor | None = None) -> FuserOutput:
-        """Fusion and heads on encoder outputs (the part that runs on cached features)."""
+    def fuse(
+        self, encoded: Encoded, labels: torch.Tensor | None = None, *, shift: dict[Modality, torch.Tensor] | None = None
+    ) -> FuserOutput:
+        """Fusion and heads on encoder outputs (the part that runs on cached features).
+
+        ``shift`` (a person baseline, :mod:`mmempathy.baseline`) is subtracted from a modality's calibrated
+        log-probabilities before anything reads them: the gate, the fused answer and the modality's own."""
         classify = self.config.task == "classification"
         tokens, masks = self.fusion.embed(self.drop_modalities(encoded))
         modality_logits = {
@@ -237,6 +245,9 @@ class EmotionFuser(nn.Module):
             m: (lg.float() / self.temperatures[1 + index[m]]).log_softmax(-1) if classify else lg.float()
             for m, lg in modality_logits.items()
         }
+        for m, d in (shift or {}).items():
+            if m in calibrated:
+                calibrated[m] = (calibrated[m] - d.to(calibrated[m])).log_softmax(-1)
         confidence = {m: confidence_features(c.detach()) for m, c in calibrated.items()} if classify else None
         seen = self.exclude(masks)
         fused, weights, present = self.fusion(tokens, seen, confidence, bias=self.gate_bias)
@@ -302,9 +313,31 @@ class EmotionFuser(nn.Module):
 
     @torch.no_grad()
     def predict_samples(
-        self, samples: Sequence[Sample], *, batch_size: int = 16, progress: bool = False
+        self,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int = 16,
+        progress: bool = False,
+        person: Sequence[Any] | None = None,
     ) -> list[EmotionResult]:
-        """Predict for many :class:`Sample` objects, in batches (bf16 autocast on CUDA)."""
+        """Predict for many :class:`Sample` objects, in batches (bf16 autocast on CUDA).
+
+        Args:
+            samples: The items.
+            batch_size: Items per forward pass.
+            progress: Show a progress bar.
+            person: One person id per sample (``None``: that item is read plainly), or a mapping per
+                sample from modality name to id (``{"face": "track-1", "audio": "voice"}``). Items sharing
+                an id are read against that person's baseline (:mod:`mmempathy.baseline`): face and voice
+                relative to the person's own resting state, estimated from these items without labels.
+                Each result's ``baseline`` says which modalities were adapted and from how many items.
+        """
+        if person is not None:
+            from mmempathy.baseline import BaselineReader
+
+            reader = BaselineReader(self)
+            reader.add(samples, person, batch_size=batch_size, progress=progress)
+            return reader.results()
         self.warn_if_untrained()
         was_training = self.training
         self.eval()

@@ -53,6 +53,10 @@ class EmotionResult:
         present: The modalities the item had.
         incongruity: How much the present modalities disagree, from 0 (the same distribution, or
             one modality) to 1 (certain of different classes): see :func:`incongruity`.
+        baseline: The modalities read against the person's own baseline (``predict_samples(...,
+            person=...)``, ``predict_video(..., adapt="auto")``): ``{"face": {"segments": 12,
+            "strength": 1.0}}``, the number of the person's items the baseline was estimated from and
+            the fraction of it applied (:mod:`mmempathy.baseline`). Empty: read plainly.
 
     Example:
         >>> r = EmotionResult(probs={"joy": 0.7, "anger": 0.3}, modalities={}, weights={"text": 1.0}, present=["text"])
@@ -65,6 +69,7 @@ class EmotionResult:
     weights: dict[str, float]
     present: list[str] = field(default_factory=list)
     incongruity: float = 0.0
+    baseline: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -84,6 +89,7 @@ class EmotionResult:
             "weights": dict(self.weights),
             "present": list(self.present),
             "incongruity": self.incongruity,
+            "baseline": {k: dict(v) for k, v in self.baseline.items()},
         }
 
     def __repr__(self) -> str:

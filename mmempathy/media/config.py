@@ -16,6 +16,7 @@ from mmempathy.errors import InputError
 
 SEGMENT_BY = ("auto", "window", "speech", "subtitles")
 DETECTORS = ("auto", "centerface", "haar")
+ADAPT = ("auto", "off")  # the person baseline (mmempathy.baseline)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class VideoConfig:
     asr_max_wait: float = 30.0  # seconds queued speech waits for more before Whisper is called (live: less)
     vad: bool = True  # audio with less than min_speech seconds of speech counts as missing
     min_speech: float = 0.2  # seconds of speech a segment needs for its audio to be read
+    adapt: str = "auto"  # "auto": face tracks and the voice read against their own person baseline; "off": plainly
 
     def __post_init__(self) -> None:
         for name in ("fps", "window", "hop", "max_segment", "asr_max_chunk", "asr_max_wait"):
@@ -59,5 +61,7 @@ class VideoConfig:
             raise InputError(f"asr must be 'auto' or 'off', got {self.asr!r}")
         if self.min_speech < 0 or self.asr_threads < 0:
             raise InputError("min_speech and asr_threads must not be negative")
+        if self.adapt not in ADAPT:
+            raise InputError(f"adapt must be one of {', '.join(ADAPT)}, got {self.adapt!r}")
         if self.face_detector not in DETECTORS:
             raise InputError(f"face_detector must be one of {', '.join(DETECTORS)}, got {self.face_detector!r}")

@@ -433,7 +433,11 @@ class FaceExtractor:
 
     def main_crops(self, frames: list[FrameFaces]) -> list[np.ndarray]:
         """Crops of the main face (the most persistent track so far) within ``frames``."""
+        return self.main_face(frames)[1]
+
+    def main_face(self, frames: list[FrameFaces]) -> tuple[int | None, list[np.ndarray]]:
+        """The main face's track id (the most persistent track so far) within ``frames``, and its crops."""
         main = self.tracker.main_track({tid for f in frames for tid in f.track_ids})
         if main is None:
-            return []
-        return [crop for f in frames if (crop := f.crop_of(main)) is not None]
+            return None, []
+        return main, [crop for f in frames if (crop := f.crop_of(main)) is not None]

@@ -59,8 +59,10 @@ from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 
 if TYPE_CHECKING:
+    from mmempathy.baseline import BaselineReader
     from mmempathy.media.live import Pacer
     from mmempathy.model import EmotionFuser
+    from mmempathy.output import EmotionResult
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,8 @@ def predict_video(
         **settings,
         report=report,
     )
+    reader = baseline_reader(fuser, config.adapt)
+    kept: list[Sample] = []  # with a person baseline: the samples (their media dropped) until all are read
     try:
         for sample in samples:
             if not readable(sample, reads):
@@ -127,15 +131,18 @@ def predict_video(
                 continue
             batch.append(sample)
             if len(batch) == config.batch_size:
-                segments += predict_segments(fuser, batch)
+                segments += _read(fuser, reader, batch, kept)
                 batch = []
         if batch:
-            segments += predict_segments(fuser, batch)
+            segments += _read(fuser, reader, batch, kept)
     finally:
         # On an error or Ctrl-C the file and the progress bar close now, not at garbage collection
         # (a bar closed then would be drawn again after the error message).
         samples.close()
+    if reader is not None:
+        segments = segments_of(kept, reader.results())
     meta = {**report, "config": asdict(replace(config, face_size=settings["face_size"])), "skipped": skipped}
+    meta["adapt"] = adapt_report(config.adapt, reader, segments)
     if skipped:
         log.warning("%d segment(s) of %s had no speech, face or text and were left out", len(skipped), path)
     return Timeline(segments, labels=tuple(fuser.labels), source=str(path), meta=meta)
@@ -457,7 +464,7 @@ class _Assembler:
 
     def _emit(self, span: _Span) -> Sample:
         frames = [f for f in self.frames if span.start <= f.time < span.end]
-        crops = self.extractor.main_crops(frames)
+        track, crops = self.extractor.main_face(frames)
         if len(crops) > self.config.max_faces:
             keep = np.linspace(0, len(crops) - 1, self.config.max_faces).round().astype(int)
             crops = [crops[i] for i in keep]
@@ -468,6 +475,7 @@ class _Assembler:
             "end": span.end,
             "frames": len(frames),
             "face_frames": sum(f.found for f in frames),
+            "face_track": track,
         }
         if self.vad is not None:
             meta["speech"] = round(self.vad.speech_seconds(span.start, span.end), 3)
@@ -567,7 +575,53 @@ def readable(sample: Sample, reads: Iterable[str]) -> bool:
 
 def predict_segments(fuser: EmotionFuser, samples: list[Sample]) -> list[Segment]:
     """One model call on ``samples`` (from :func:`iter_samples`); a :class:`Segment` for each."""
-    results = fuser.predict_samples(samples, batch_size=len(samples), progress=False)
+    return segments_of(samples, fuser.predict_samples(samples, batch_size=len(samples), progress=False))
+
+
+def baseline_reader(fuser: Any, adapt: str) -> BaselineReader | None:
+    """A reader of segments against person baselines, or ``None`` where they are off or the model has none."""
+    if adapt == "off" or getattr(fuser, "baseline", None) is None:
+        return None
+    from mmempathy.baseline import BaselineReader  # torch: not for the ONNX runtime's fuser
+
+    return BaselineReader(fuser)
+
+
+def people_of(sample: Sample) -> dict[str, Any]:
+    """Whose face and voice a segment holds: its main face track, and the recording's one voice
+    (speakers are not told apart)."""
+    track = sample.meta.get("face_track")
+    return {"face": None if track is None else f"face-{track}", "audio": "voice"}
+
+
+def adapt_report(adapt: str, reader: BaselineReader | None, segments: list[Segment]) -> dict[str, Any]:
+    """``Timeline.meta["adapt"]``: the mode, and per modality how many segments were read against a baseline."""
+    if reader is None:
+        why = "off" if adapt == "off" else "the model has no person-baseline references"
+        return {"mode": adapt, "applied": False, "reason": why}
+    counts = {m.value: sum(m.value in seg.baseline for seg in segments) for m in reader.adapted}
+    present = {m: sum(m in seg.present for seg in segments) for m in counts}
+    plain = {m: present[m] - counts[m] for m in counts if present[m] > counts[m]}
+    if plain:
+        log.info(
+            "person baseline: too few segments of some people to estimate one (%s read plainly; at least %d needed)",
+            ", ".join(f"{n} {m}" for m, n in plain.items()),
+            reader.settings.min_segments,
+        )
+    return {"mode": adapt, "applied": any(counts.values()), "adapted": counts, "read_plainly": plain}
+
+
+def _read(fuser: EmotionFuser, reader: BaselineReader | None, batch: list[Sample], kept: list[Sample]) -> list[Segment]:
+    """Predict a batch now, or (with a person baseline) encode it now and predict once all are read."""
+    if reader is None:
+        return predict_segments(fuser, batch)
+    reader.add(batch, [people_of(s) for s in batch], batch_size=len(batch))
+    kept += [replace(s, audio=None, faces=None, features=None) for s in batch]  # what segments_of reads
+    return []
+
+
+def segments_of(samples: list[Sample], results: list[EmotionResult]) -> list[Segment]:
+    """A :class:`Segment` for each sample and its result."""
     return [
         Segment(
             start=float(sample.meta["start"]),
@@ -579,6 +633,7 @@ def predict_segments(fuser: EmotionFuser, samples: list[Sample]) -> list[Segment
             text=sample.text,
             speech=sample.meta.get("speech"),
             incongruity=float(result.incongruity),
+            baseline={m: dict(b) for m, b in result.baseline.items()},
         )
         for sample, result in zip(samples, results)
     ]

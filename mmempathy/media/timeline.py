@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mmempathy.io import atomic_write, check_output_path
+from mmempathy.modality import PERSONAL
 
 # What :meth:`Timeline.plot` writes (matplotlib's formats that need neither LaTeX nor an optional codec).
 PLOT_FORMATS = (".png", ".svg", ".svgz", ".pdf", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
@@ -55,6 +56,9 @@ class Segment:
             when it did not run); with too little, the audio was not read.
         incongruity: How much the present modalities disagreed, 0 (agree, or one modality) to 1
             (:func:`mmempathy.output.incongruity`): a high value says the fused label is a compromise.
+        baseline: The modalities read against the person's own baseline, with the number of that
+            person's segments it was estimated from and the fraction applied
+            (``{"face": {"segments": 40, "strength": 1.0}}``; :mod:`mmempathy.baseline`); empty: read plainly.
     """
 
     start: float
@@ -66,6 +70,7 @@ class Segment:
     text: str | None = None
     speech: float | None = None
     incongruity: float = 0.0
+    baseline: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def dominant(self) -> str:
@@ -118,8 +123,9 @@ class Timeline:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per segment: ``start, end, dominant, p_<label>..., <modality>_p_<label>...,
-        w_<modality>..., incongruity, present, speech, text`` (a modality's columns are NaN where it was missing;
-        ``speech`` is NaN where voice activity was not detected)."""
+        w_<modality>..., incongruity, present, speech, text, adapted, baseline_<modality>...`` (a modality's columns
+        are NaN where it was missing; ``speech`` is NaN where voice activity was not detected; ``adapted`` names the
+        modalities read against the person's baseline, ``baseline_face``/``baseline_audio`` from how many segments)."""
         mods = self.modality_names()
         rows = [segment_row(seg, self.labels, mods) for seg in self.segments]
         columns = segment_columns(self.labels, mods)
@@ -354,7 +360,8 @@ def segment_columns(labels: tuple[str, ...], mods: list[str]) -> list[str]:
     """The columns of :meth:`Timeline.to_dataframe` for ``labels`` and modalities ``mods``."""
     columns = ["start", "end", "dominant", *(f"p_{label}" for label in labels)]
     columns += [f"{m}_p_{label}" for m in mods for label in labels]
-    return columns + [f"w_{m}" for m in mods] + ["incongruity", "present", "speech", "text"]
+    columns += [f"w_{m}" for m in mods] + ["incongruity", "present", "speech", "text", "adapted"]
+    return columns + [f"baseline_{m}" for m in mods if m in PERSONAL]
 
 
 def segment_row(seg: Segment, labels: tuple[str, ...], mods: list[str]) -> dict[str, Any]:
@@ -369,6 +376,8 @@ def segment_row(seg: Segment, labels: tuple[str, ...], mods: list[str]) -> dict[
     row["present"] = "+".join(seg.present)
     row["speech"] = seg.speech if seg.speech is not None else np.nan
     row["text"] = seg.text
+    row["adapted"] = "+".join(seg.baseline)
+    row.update({f"baseline_{m}": int(seg.baseline.get(m, {}).get("segments", 0)) for m in mods if m in PERSONAL})
     return row
 
 

@@ -1,0 +1,324 @@
+"""A person baseline: each person's face and voice read against that person's own resting state.
+
+A new person's resting face and voice (brow, mouth, pitch, loudness, tempo) differ from the training
+people's, and a single-clip model reads that difference as emotion. When a recording holds many
+segments of one person, the segments themselves say where that person's baseline lies, without
+labels: this module estimates it and reads each segment relative to it (speaker normalisation, in
+the spirit of Busso et al.'s iterative feature normalisation).
+
+What is normalised: each head's calibrated log-probabilities (the face and speech channels; text is
+a person's words, not their physiology). For person ``p`` and modality ``m``, with ``z_i`` the
+centred log-probabilities of ``p``'s segments that have ``m``:
+
+1. pick the segments that look least emotional: the ``keep`` fraction (at least ``min_segments``)
+   with the highest probability of ``neutral`` under the current reading (``keep=1``: all of them);
+2. the person's baseline ``b`` is their mean ``z``; the offset is ``clip(b - r, -bound, bound)``,
+   where ``r`` (the *reference*) is the training people's mean, so that a person who looks like the
+   training people is not moved;
+3. read every segment as ``z_i - d`` and repeat from 1 (``iterations`` times).
+
+A plain mean erases a recording that is angry from start to end. What tells the two apart is how
+much the segments differ: a person who shows several emotions spreads as widely as the training
+people do, one who is angry throughout hardly at all. So the offset is applied in proportion to the
+person's spread (``gate``, in fractions of the training people's spread): in full for a varied
+recording, not at all for a uniform one. On RAVDESS dev actors and TESS speakers the spread of a
+person's mixed recordings and of their one-emotion recordings barely overlap (``benchmarks/person_baseline.py``).
+A person with fewer than ``min_segments`` segments of a modality is read plainly, and the result
+says so (``baseline`` has no entry for that modality).
+
+Example:
+    >>> import torch
+    >>> logp = torch.log_softmax(torch.randn(6, 3), -1)
+    >>> ref = {"mean": [0.0, 0.0, 0.0], "spread": 1.0}
+    >>> adapted = person_shifts(logp, ["a"] * 6, ref, neutral=1, settings=BaselineSettings())
+    >>> adapted.shift.shape, adapted.segments
+    (torch.Size([6, 3]), [6, 6, 6, 6, 6, 6])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from tqdm.auto import tqdm
+
+from mmempathy.device import autocast
+from mmempathy.errors import InputError
+from mmempathy.modality import Modality
+from mmempathy.output import EmotionResult
+from mmempathy.sample import Sample
+
+if TYPE_CHECKING:
+    from mmempathy.model import EmotionFuser
+
+
+@dataclass
+class BaselineSettings:
+    """How a person baseline is estimated (shipped in a checkpoint's ``calibration["baseline"]``).
+
+    Attributes:
+        min_segments: Fewest segments of a person's modality for a baseline; fewer are read plainly.
+        keep: Fraction of a person's segments, the least emotional ones, the baseline is estimated from.
+        bound: Largest shift of any class's log-probability, in nats.
+        iterations: Rounds of choosing the least emotional segments and re-estimating.
+        gate: ``(low, high)``, fractions of the reference people's spread: a person whose segments
+            spread less than ``low`` times it (one emotion throughout, most likely) is not shifted,
+            above ``high`` times it fully, linearly in between.
+        reference: Per modality, the training people's baseline: ``{"mean": [one per label]
+            (centred log-probabilities), "spread": s}`` (their segments' mean standard deviation
+            across segments); a modality without one is not adapted.
+    """
+
+    min_segments: int = 3
+    keep: float = 1.0
+    bound: float = 4.0
+    iterations: int = 2
+    gate: tuple[float, float] = (0.6, 0.75)
+    reference: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.min_segments, int) and self.min_segments >= 2):
+            raise InputError(f"baseline min_segments must be an integer >= 2, got {self.min_segments!r}")
+        if not 0 < float(self.keep) <= 1:
+            raise InputError(f"baseline keep must be in (0, 1], got {self.keep!r}")
+        if not (float(self.bound) >= 0 and math.isfinite(float(self.bound))):
+            raise InputError(f"baseline bound must be a finite number >= 0, got {self.bound!r}")
+        if not (isinstance(self.iterations, int) and self.iterations >= 1):
+            raise InputError(f"baseline iterations must be an integer >= 1, got {self.iterations!r}")
+        low, high = self.gate = tuple(float(g) for g in self.gate)  # type: ignore[assignment]
+        if not 0 <= low < high:
+            raise InputError(f"baseline gate must be (low, high) with 0 <= low < high, got {self.gate!r}")
+        for m, ref in self.reference.items():
+            if set(ref) != {"mean", "spread"} or not float(ref["spread"]) > 0:
+                raise InputError(f"baseline reference for {m} must be {{'mean': [...], 'spread': s > 0}}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> BaselineSettings:
+        data = dict(data or {})
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"unknown baseline settings: {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["gate"] = list(self.gate)
+        return data
+
+
+def centred(logp: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities less their mean over the labels (a distribution's scale-free form)."""
+    return logp - logp.mean(-1, keepdim=True)
+
+
+def spread(z: torch.Tensor) -> float:
+    """How much a person's segments differ: the mean over labels of their standard deviation."""
+    return float(z.std(0, unbiased=False).mean()) if len(z) > 1 else 0.0
+
+
+def estimate(
+    z: torch.Tensor, reference: torch.Tensor, *, neutral: int | None, settings: BaselineSettings
+) -> torch.Tensor:
+    """The baseline offset of one person's segments ``z`` (``[N, C]`` centred log-probabilities) from
+    ``reference``, bounded but not yet gated, ``[C]``."""
+    n = len(z)
+    k = min(n, max(settings.min_segments, math.ceil(settings.keep * n)))
+    shift = torch.zeros_like(reference)
+    for _ in range(settings.iterations):
+        if neutral is None or k == n:
+            chosen = z
+        else:  # the least emotional segments under the current reading
+            calm = (z - shift).log_softmax(-1)[:, neutral]
+            chosen = z[calm.topk(k).indices]
+        shift = (chosen.mean(0) - reference).clamp(-settings.bound, settings.bound)
+    return shift
+
+
+def strength(z: torch.Tensor, reference_spread: float, gate: tuple[float, float]) -> float:
+    """How much of the offset to apply, 0..1, from how much the person's segments spread."""
+    low, high = (g * reference_spread for g in gate)
+    return min(1.0, max(0.0, (spread(z) - low) / (high - low)))
+
+
+@dataclass
+class Adaptation:
+    """One modality's person baselines over a batch of items.
+
+    Attributes:
+        shift: ``[N, C]`` subtracted from each item's calibrated log-probabilities (zeros: read plainly).
+        segments: Per item, how many segments its person's baseline was estimated from (0: none).
+        strength: Per item, the fraction of the offset applied (see :class:`BaselineSettings` ``gate``).
+    """
+
+    shift: torch.Tensor
+    segments: list[int]
+    strength: list[float]
+
+
+def person_shifts(
+    logp: torch.Tensor,
+    people: Sequence[Hashable | None],
+    reference: Mapping[str, Any],
+    *,
+    neutral: int | None,
+    settings: BaselineSettings,
+) -> Adaptation:
+    """Each item's shift under its person's baseline.
+
+    Args:
+        logp: ``[N, C]`` calibrated log-probabilities of one modality (rows of items without it are
+            ignored: give those items ``None`` in ``people``).
+        people: One person id per item; ``None`` is never adapted.
+        reference: The modality's ``{"mean": [C], "spread": s}`` (see :class:`BaselineSettings`).
+        neutral: Index of the neutral label (``None``: every segment counts alike).
+        settings: See :class:`BaselineSettings`.
+    """
+    out = Adaptation(torch.zeros_like(logp), [0] * len(people), [0.0] * len(people))
+    z = centred(logp.float())
+    mean = centred(torch.as_tensor(reference["mean"], dtype=z.dtype, device=z.device))
+    groups: dict[Hashable, list[int]] = {}
+    for i, p in enumerate(people):
+        if p is not None:
+            groups.setdefault(p, []).append(i)
+    for members in groups.values():
+        if len(members) < settings.min_segments:
+            continue
+        zs = z[members]
+        weight = strength(zs, float(reference["spread"]), settings.gate)
+        out.shift[members] = (weight * estimate(zs, mean, neutral=neutral, settings=settings)).to(out.shift.dtype)
+        for i in members:
+            out.segments[i], out.strength[i] = len(members), weight
+    return out
+
+
+def people_by_modality(person: Sequence[Any], n: int, modalities: Sequence[str]) -> dict[str, list[Hashable | None]]:
+    """Per-modality person ids from ``predict_samples``'s ``person`` argument.
+
+    Each entry is one id for every modality of that item (a string, a number), a mapping from
+    modality name to id (a face track and a voice are different people), or ``None``.
+    """
+    if isinstance(person, (str, bytes)) or not isinstance(person, Sequence):
+        raise InputError(f"person must be a list with one id per sample, got {type(person).__name__}")
+    if len(person) != n:
+        raise InputError(f"person has {len(person)} ids for {n} samples: give one id (or None) per sample")
+    out: dict[str, list[Hashable | None]] = {m: [] for m in modalities}
+    for i, p in enumerate(person):
+        if isinstance(p, Mapping):
+            unknown = sorted(set(map(str, p)) - set(modalities))
+            if unknown:
+                raise InputError(f"person {i}: unknown modality {', '.join(unknown)}; known: {', '.join(modalities)}")
+            ids = {m: p.get(m) for m in modalities}
+        else:
+            ids = dict.fromkeys(modalities, p)
+        for m, pid in ids.items():
+            if pid is not None and not isinstance(pid, Hashable):
+                raise InputError(f"person {i}: an id must be a string or a number, got {type(pid).__name__}")
+            if isinstance(pid, float) and math.isnan(pid):
+                pid = None  # a missing value in a pandas column
+            out[m].append(pid)
+    return out
+
+
+class BaselineReader:
+    """Reads items batch by batch as they come, and reads them again against their people's baselines
+    once all are in (a baseline needs every segment of the person).
+
+    Only each batch's encoder outputs are kept (a few kB a segment), not the raw media, so a long video
+    costs little memory; the second reading runs only the fusion, not the encoders.
+
+    Args:
+        fuser: The model (an :class:`~mmempathy.model.EmotionFuser`).
+        settings: How baselines are estimated; default: the model's own (``calibration["baseline"]``).
+
+    Raises:
+        InputError: The model has no baseline references (it was not calibrated for one).
+    """
+
+    def __init__(self, fuser: EmotionFuser, settings: BaselineSettings | None = None) -> None:
+        self.fuser = fuser
+        self.settings = settings or fuser.baseline
+        if self.settings is None or not self.settings.reference:
+            raise InputError(
+                "this model has no person-baseline references (calibration['baseline']): read it with "
+                "adapt='off' / person=None, or calibrate one (benchmarks/person_baseline.py --fit)"
+            )
+        self.names = [m.value for m in fuser.modalities]
+        self.adapted = [m for m in fuser.modalities if m.value in self.settings.reference]
+        self.batches: list[dict[Modality, tuple[torch.Tensor, torch.Tensor]]] = []
+        self.logp: dict[Modality, list[torch.Tensor]] = {m: [] for m in self.adapted}
+        self.present: list[torch.Tensor] = []
+        self.people: dict[str, list[Hashable | None]] = {m.value: [] for m in self.adapted}
+
+    @torch.no_grad()
+    def add(
+        self, samples: Sequence[Sample], person: Sequence[Any], *, batch_size: int = 16, progress: bool = False
+    ) -> None:
+        """Encode ``samples`` (``person``: one id, a ``{modality: id}`` mapping or ``None`` per sample)."""
+        people = people_by_modality(person, len(samples), [m.value for m in self.adapted])
+        fuser = self.fuser
+        fuser.warn_if_untrained()
+        was_training = fuser.training
+        fuser.eval()
+        device = fuser.device
+        for start in tqdm(range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"):
+            batch = fuser.processor.collate(samples[start : start + batch_size], first_index=start)
+            batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
+            with autocast(device):
+                encoded = fuser.encode(batch)
+                out = fuser.fuse(encoded)
+            self.batches.append({m: (t.float().cpu(), mask.cpu()) for m, (t, mask) in encoded.items()})
+            self.present.append(out.present.cpu())
+            for m in self.adapted:
+                probs = out.modality_probs.get(m)
+                n = len(out.present)
+                self.logp[m].append(
+                    probs.float().clamp_min(1e-12).log().cpu()
+                    if probs is not None
+                    else torch.zeros(n, len(fuser.labels))
+                )
+        for m, ids in people.items():
+            self.people[m] += ids
+        fuser.train(was_training)
+
+    @torch.no_grad()
+    def results(self) -> list[EmotionResult]:
+        """Every item's result, face and voice read against their people's baselines."""
+        if not self.batches:
+            return []
+        fuser = self.fuser
+        present = torch.cat(self.present)
+        labels = list(fuser.labels)
+        neutral = labels.index("neutral") if "neutral" in labels else None
+        adaptations: dict[Modality, Adaptation] = {}
+        for m in self.adapted:
+            col = self.names.index(m.value)
+            people = [p if present[i, col] else None for i, p in enumerate(self.people[m.value])]
+            adaptations[m] = person_shifts(
+                torch.cat(self.logp[m]),
+                people,
+                self.settings.reference[m.value],
+                neutral=neutral,
+                settings=self.settings,
+            )
+        was_training = fuser.training
+        fuser.eval()
+        device, results, start = fuser.device, [], 0
+        for encoded in self.batches:
+            n = next(iter(encoded.values()))[0].shape[0]
+            shift = {m: a.shift[start : start + n].to(device) for m, a in adaptations.items()}
+            encoded = {m: (t.to(device), mask.to(device)) for m, (t, mask) in encoded.items()}
+            with autocast(device):
+                out = fuser.fuse(encoded, shift=shift)
+            for i, result in enumerate(fuser.to_results(out), start):
+                result.baseline = {
+                    m.value: {"segments": a.segments[i], "strength": round(a.strength[i], 4)}
+                    for m, a in adaptations.items()
+                    if a.segments[i]
+                }
+                results.append(result)
+            start += n
+        fuser.train(was_training)
+        return results
