@@ -33,9 +33,12 @@ def check_media_path(path: str | Path) -> Path:
     """The checks that need no decoding, with the messages the API and the CLI share.
 
     Raises:
-        InputError: The path does not exist, is a directory (or other non-file), or is empty.
+        InputError: The path does not exist (or holds a NUL byte, which no file name can), is a
+            directory (or other non-file), or is empty.
     """
     path = Path(path)
+    if "\0" in str(path):
+        raise InputError(f"media path holds a NUL byte, which no file name can: {str(path)!r}")
     if not path.exists():
         raise InputError(f"media file not found: {path}")
     if not path.is_file():

@@ -6,16 +6,20 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mmempathy import EmotionFuser
 from mmempathy.cli import main
 from mmempathy.corpus import find_inputs, predict_corpus, read_corpus, read_failures, stages, store
+from mmempathy.corpus.inputs import printable
 from mmempathy.errors import InputError
 from mmempathy.media.pipeline import VideoConfig, predict_video
 from mmempathy.testing import draw_face, tone, write_clip
@@ -217,3 +221,93 @@ def test_ray_engine_writes_the_local_engines_rows(fuser, archive, tmp_path, loca
     assert sorted(read_failures(tmp_path / "ray.parquet")["file"]) == sorted(f[0] for f in local.failures)
     again = predict_corpus(fuser, archive, tmp_path / "ray.parquet", engine="ray", config=CONFIG, progress=False)
     assert (again.done, again.skipped) == (0, 4)
+
+
+# --- names, listings and damaged outputs (issue 25) ------------------------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_is_predicted_and_named_with_escapes(fuser, archive, tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    os.link(archive / "agent" / "call2.m4a", os.fsencode(folder) + b"/caf\xe9.m4a")  # Latin-1, not UTF-8
+    (Path(os.fsencode(folder).decode("utf-8", "surrogateescape")) / "bad\udcff.mp4").write_bytes(b"\x00junk" * 99)
+    out = tmp_path / "results.parquet"
+    report = predict_corpus(fuser, folder, out, config=CONFIG, progress=False)
+    assert (report.done, report.failed) == (1, 1)
+    assert read_corpus(out)["file"].unique().tolist() == [str(folder / "caf\\xe9.m4a")]
+    assert read_failures(out)["file"].tolist() == [str(folder / "bad\\xff.mp4")]
+    again = predict_corpus(fuser, folder, out, config=CONFIG, progress=False)  # the rerun gets past it too
+    assert (again.done, again.failed, again.skipped) == (0, 0, 2)
+
+
+def test_a_nul_byte_in_a_listed_path_fails_that_row_only(fuser, archive, tmp_path):
+    listing = tmp_path / "calls.csv"
+    listing.write_bytes(b"path\nbad\x00name.mp4\n" + str(archive / "agent" / "call2.m4a").encode() + b"\n")
+    out = tmp_path / "results.parquet"
+    report = predict_corpus(fuser, listing, out, config=CONFIG, progress=False)
+    assert (report.done, report.failed) == (1, 1)
+    (failure,) = report.failures
+    assert failure[0] == "bad\x00name.mp4" and "NUL byte" in failure[2]
+    assert (predict_corpus(fuser, listing, out, config=CONFIG, progress=False).skipped_failed) == 1
+
+
+@pytest.mark.parametrize("content", [b"{bad", b"[1, 2]", b'{"model": "tiny"}', b"\xff\xfe"])
+def test_a_damaged_run_file_is_one_clear_error(fuser, archive, tmp_path, content, capsys):
+    out = tmp_path / "results.parquet"
+    out.mkdir()
+    (out / "_run.json").write_bytes(content)
+    with pytest.raises(InputError, match=r"_run.json is damaged .*remove .* to start again"):
+        predict_corpus(fuser, [archive / "agent" / "call2.m4a"], out, config=CONFIG, progress=False)
+    args = ["predict-corpus", str(archive / "agent"), "--out", str(out), "--model", "tiny", "--quiet"]
+    assert main([*args, "--no-vad", "--asr", "off"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "_run.json is damaged" in err
+    assert (out / "_run.json").read_bytes() == content and not list(out.glob("part-*"))  # left as it was
+
+
+def test_a_resume_through_a_link_or_another_name_of_the_folder_redoes_nothing(fuser, archive, tmp_path, monkeypatch):
+    out = tmp_path / "results.parquet"
+    first = predict_corpus(fuser, archive / "agent", out, config=CONFIG, progress=False)
+    rows = read_corpus(out)
+    (tmp_path / "link").symlink_to(archive / "agent", target_is_directory=True)
+    monkeypatch.chdir(archive)
+    for name in [tmp_path / "link", Path("agent"), Path("../" + archive.name) / "agent"]:
+        again = predict_corpus(fuser, name, out, config=CONFIG, progress=False)
+        assert (again.done, again.skipped) == (0, first.done), name
+    pd.testing.assert_frame_equal(read_corpus(out), rows)  # no duplicated rows, one name per file
+    assert rows["file"].unique().tolist() == [str(archive / "agent" / "call2.m4a")]
+    assert [i.file for i in find_inputs("agent")] == [i.file for i in find_inputs(tmp_path / "link")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
+def test_fuzz_listings_give_items_or_one_input_error(tmp_path, content):
+    listing = Path(tempfile.mkdtemp(dir=tmp_path)) / "calls.csv"
+    listing.write_bytes(b"path,subtitles\n" + content)
+    try:
+        items = find_inputs(listing)
+    except InputError as err:
+        assert str(err) and "\n" not in str(err).strip()
+        return
+    assert items and all(i.file and isinstance(i.key, str) and isinstance(i.stamp(), str) for i in items)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=200) | st.dictionaries(st.sampled_from(["model", *store.Writer.SETTINGS]), st.none()))
+def test_fuzz_run_files_are_accepted_only_when_they_match(fuser, tmp_path, content):
+    out = Path(tempfile.mkdtemp(dir=tmp_path))
+    (out / "_run.json").write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+    writer = store.Writer(out, fuser, CONFIG, None)
+    with pytest.raises(InputError, match="_run.json is damaged|holds results made with another"):
+        writer.plan([], retry_failed=False)
+
+
+@given(name=st.binary(min_size=1, max_size=40))
+def test_fuzz_printable_names_are_utf8_and_keep_valid_names(name):
+    text = os.fsdecode(name)
+    shown = printable(text)
+    shown.encode("utf-8")  # never raises: a parquet column and a JSON record take it
+    try:
+        assert shown == name.decode("utf-8")
+    except UnicodeDecodeError:
+        assert "\\x" in shown

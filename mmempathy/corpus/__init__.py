@@ -23,8 +23,12 @@ and modification time (and its subtitles' and transcript's), so running again sk
 whose part is there and does again only the files that are new, changed or unfinished; a changed
 file's old part is removed once its new one is written. A file that fails (corrupt, empty, no
 segment could be made, or any other error) is recorded in ``_failures/`` and the run goes on; the
-next run skips it while it is unchanged, unless ``retry_failed=True``. Columns: ``file`` (the
-path as the folder walk found it or as the CSV wrote it), ``segment`` (0, 1, ... in time order),
+next run skips it while it is unchanged, unless ``retry_failed=True``. A file is known by its absolute
+path with its folders' links resolved, so a resume through another name of the folder (relative,
+absolute, a symbolic link) redoes nothing. A damaged ``_run.json`` stops the run before any work
+(nothing else is touched). Columns: ``file`` (for a folder walk, the file's absolute path under the
+folder's real location; as the CSV wrote it; as given; bytes that are not UTF-8 written as ``\\xff``
+escapes), ``segment`` (0, 1, ... in time order),
 then :meth:`~mmempathy.media.timeline.Timeline.to_dataframe`'s columns, with every modality the
 model reads (NaN where a segment lacked it, weight 0), so every part has the same schema. Each
 part's parquet metadata (key ``mmempathy``) holds the file's timeline ``meta`` (duration, text

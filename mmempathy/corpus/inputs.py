@@ -33,8 +33,9 @@ class CorpusItem:
 
     @property
     def key(self) -> str:
-        """A name for the file's outputs: a hash of its absolute path."""
-        return hashlib.sha1(os.path.abspath(self.path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        """A name for the file's outputs: a hash of its absolute path, its folders' symbolic links resolved
+        (a resume through a linked or relative name of the folder finds the parts; a linked file stays itself)."""
+        return hashlib.sha1(canonical(self.path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
     def stamp(self) -> str:
         """A hash of what the results depend on besides the settings: size and mtime of the file and its subtitles,
@@ -46,10 +47,11 @@ class CorpusItem:
 def find_inputs(source: str | Path) -> list[CorpusItem]:
     """The media files of a folder (searched recursively) or of a CSV list.
 
-    A folder's files are those with a suffix in :data:`MEDIA_SUFFIXES`, sorted; ``<name>.srt`` or
-    ``<name>.vtt`` beside a file are its subtitles (:func:`subtitles_beside`). A CSV needs a
-    ``path`` column and may have ``subtitles`` and ``transcript`` columns; relative paths are
-    relative to the CSV's folder.
+    A folder's files are those with a suffix in :data:`MEDIA_SUFFIXES`, sorted, each named by its
+    absolute path under the folder's real location (bytes that are not UTF-8 as ``\\xff`` escapes,
+    :func:`printable`); ``<name>.srt`` or ``<name>.vtt`` beside a file are its subtitles
+    (:func:`subtitles_beside`). A CSV needs a ``path`` column and may have ``subtitles`` and
+    ``transcript`` columns; relative paths are relative to the CSV's folder.
 
     Raises:
         InputError: ``source`` is missing, is neither a folder nor a ``.csv``, the CSV lacks a
@@ -57,8 +59,9 @@ def find_inputs(source: str | Path) -> list[CorpusItem]:
     """
     source = Path(source)
     if source.is_dir():
-        paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file())
-        items = [CorpusItem(p, str(p), subtitles_beside(p)) for p in paths]
+        root = Path(os.path.realpath(source))  # one name per file however the folder is named (relative, linked)
+        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file())
+        items = [CorpusItem(p, printable(str(p)), subtitles_beside(p)) for p in paths]
         if not items:
             raise InputError(f"no media files in {source} (searched for {', '.join(sorted(MEDIA_SUFFIXES))})")
         return items
@@ -100,7 +103,10 @@ def read_list(source: Path) -> list[CorpusItem]:
 
 
 def as_items(inputs: Iterable[str | Path | CorpusItem]) -> list[CorpusItem]:
-    items = [i if isinstance(i, CorpusItem) else CorpusItem(Path(i), str(i), subtitles_beside(Path(i))) for i in inputs]
+    items = [
+        i if isinstance(i, CorpusItem) else CorpusItem(Path(i), printable(str(i)), subtitles_beside(Path(i)))
+        for i in inputs
+    ]
     if not items:
         raise InputError("no input files given")
     return items
@@ -122,6 +128,21 @@ def _stat(path: Path) -> str:
 def size_mtime(path: Path) -> tuple[int | None, float | None]:
     try:
         stat = path.stat()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in the name (from a CSV): no such file
         return None, None
     return stat.st_size, stat.st_mtime
+
+
+def canonical(path: Path) -> str:
+    """``path`` made absolute, the symbolic links of its folders resolved (not the file's own)."""
+    absolute = os.path.abspath(path)
+    try:
+        return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+    except ValueError:  # a NUL byte: nothing to resolve, the file cannot exist
+        return absolute
+
+
+def printable(name: str) -> str:
+    """A file name as text that any UTF-8 writer takes: bytes of the name that are not UTF-8 (which Python
+    keeps as lone surrogates) become ``\\xff`` escapes; a valid name is unchanged."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

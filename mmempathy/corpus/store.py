@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from mmempathy.corpus.inputs import CorpusItem, size_mtime
+from mmempathy.corpus.inputs import CorpusItem, printable, size_mtime
 from mmempathy.errors import InputError
 from mmempathy.io import atomic_write
 from mmempathy.media.config import VideoConfig
@@ -77,6 +77,8 @@ class _Pending:
 
 class Writer:
     """Receives rows in any order, and writes each file's part (or failure) as soon as it is complete."""
+
+    SETTINGS = ("labels", "modalities", "config")  # what a resume must match (and ``model`` when both name one)
 
     def __init__(self, out: Path, fuser: EmotionFuser, config: VideoConfig, model_name: str | Path | None):
         self.out = out
@@ -149,7 +151,7 @@ class Writer:
         item = self.items.pop(key)
         del self.pending[key]
         table = pa.Table.from_pandas(self._frame(item, entry), schema=self._schema(), preserve_index=False)
-        meta = {"file": item["file"], "path": item["path"], "size": item["size"], "mtime": item["mtime"]}
+        meta = {"file": item["file"], "path": printable(item["path"]), "size": item["size"], "mtime": item["mtime"]}
         meta["meta"] = entry.meta
         table = table.replace_schema_metadata({"mmempathy": json.dumps(meta, default=str)})
         path = self.out / f"part-{key}-{item['stamp']}.parquet"
@@ -190,7 +192,9 @@ class Writer:
     def _fail(self, key: str, error: dict[str, str]) -> None:
         item = self.items.pop(key)
         self.pending.pop(key, None)
-        record = {"file": item["file"], "path": item["path"], **error, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        error = {k: printable(str(v)) for k, v in error.items()}  # a message may quote a name that is not UTF-8
+        record = {"file": item["file"], "path": printable(item["path"]), **error}
+        record["time"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         path = self.out / FAILURES_DIR / f"{key}-{item['stamp']}.json"
         atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, ensure_ascii=False) + "\n"), durable=False)
         self._remove_older(key, keep=path)  # an older part of a file that now fails is no longer its result
@@ -210,8 +214,8 @@ class Writer:
     def _check_settings(self) -> None:
         path = self.out / RUN_FILE
         if path.is_file():
-            before = json.loads(path.read_text())
-            differ = [k for k in ("labels", "modalities", "config") if before.get(k) != self.settings[k]]
+            before = self._read_settings(path)
+            differ = [k for k in self.SETTINGS if before.get(k) != self.settings[k]]
             if None not in (before.get("model"), self.settings["model"]) and before["model"] != self.settings["model"]:
                 differ.insert(0, "model")
             if differ:
@@ -220,6 +224,20 @@ class Writer:
                     f"(see {path}); give another --out, or remove it to start again"
                 )
         atomic_write(path, lambda tmp: tmp.write_text(json.dumps(self.settings, indent=2) + "\n"))
+
+    def _read_settings(self, path: Path) -> dict[str, Any]:
+        """The settings an earlier run wrote; damaged ones are refused: the parts cannot be checked against them."""
+        try:
+            before = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError) as err:
+            before = err
+        if isinstance(before, dict) and all(k in before for k in self.SETTINGS):
+            return before
+        why = f"not JSON ({before})" if isinstance(before, Exception) else "not the settings of a run"
+        raise InputError(
+            f"{path} is damaged ({why}): it records the model and settings of the results in {self.out}; "
+            f"restore it, give another --out, or remove {self.out} to start again"
+        )
 
 
 def require(module: str, purpose: str) -> ModuleType:
