@@ -79,4 +79,5 @@ if TYPE_CHECKING:
     from mmempathy.sample import Sample
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+# without torch, EmotionFuser is a stand-in that loads ONNX exports (EmotionFuser.from_onnx) and says what to install
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, without_torch={"EmotionFuser": "mmempathy.without_torch"})

@@ -12,14 +12,23 @@ from collections.abc import Callable
 from typing import Any
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_exports(
+    package: str, exports: dict[str, str], *, without_torch: dict[str, str] | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The module-level ``__getattr__`` and ``__dir__`` of ``package``, whose ``exports`` map each
-    public name to the module that defines it."""
+    public name to the module that defines it; ``without_torch`` maps a name to the module that defines
+    it instead where its own module cannot be imported because PyTorch is not installed."""
 
     def __getattr__(name: str) -> Any:
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(exports[name]), name)
+        try:
+            module = importlib.import_module(exports[name])
+        except ModuleNotFoundError as err:
+            if err.name != "torch" or name not in (without_torch or {}):
+                raise
+            module = importlib.import_module(without_torch[name])
+        value = getattr(module, name)
         setattr(sys.modules[package], name, value)  # later look-ups skip this function
         return value
 

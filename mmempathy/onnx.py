@@ -16,7 +16,7 @@
 Batch and length axes are dynamic. :class:`OnnxEmotionFuser` reads such a directory: the same
 validation as :class:`~mmempathy.processing.Processor`, then the graphs, then the same
 :class:`~mmempathy.output.EmotionResult`. Its install needs onnxruntime, NumPy, OpenCV and tokenizers
-(PyAV and soundfile for video), not torch.
+(for videos :data:`mmempathy.extras.VIDEO_PACKAGES`), not torch.
 
 Letters: ``b`` batch, ``t`` tokens or frames, ``n`` samples or crops, ``f`` mel bands, ``d`` features,
 ``m`` modalities, ``c`` classes.
@@ -346,10 +346,18 @@ class OnnxEmotionFuser:
     def predict_video(
         self, path: str | Path, subtitles: str | Path | None = None, transcript: str | None = None, **kwargs: Any
     ) -> Timeline:
-        """An emotion timeline of a video or audio file; see :func:`mmempathy.media.pipeline.predict_video`."""
-        from mmempathy.media.pipeline import predict_video
+        """An emotion timeline of a video or audio file; see :func:`mmempathy.media.pipeline.predict_video`.
 
-        return predict_video(self, path, subtitles=subtitles, transcript=transcript, **kwargs)
+        Raises:
+            MissingPackageError: The packages videos need are not installed (a torch-free install has them only
+                when added: :data:`mmempathy.extras.VIDEO_PACKAGES`); the message says what to install.
+        """
+        from mmempathy.extras import needs
+
+        with needs("a video"):  # the packages are imported on the way: decoding, the timeline, speech to text
+            from mmempathy.media.pipeline import predict_video
+
+            return predict_video(self, path, subtitles=subtitles, transcript=transcript, **kwargs)
 
     def forward(self, batch: dict[Modality, Arrays]) -> Arrays:
         """The fusion graph's outputs (``probs``, ``modality_probs``, ``weights``, ``present``) for a batch

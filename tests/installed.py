@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,6 +126,55 @@ def installed_package(tmp: Path) -> Installed:
     if env_dir.resolve() not in file.parents:
         raise RuntimeError(f"the new environment imports mmempathy from {file}, not from its own install")
     return pkg
+
+
+def readme_blocks(heading: str, language: str) -> list[str]:
+    """The fenced ``language`` code blocks of the README's section whose ``## `` heading starts with ``heading``."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    sections = re.split(r"^## ", text, flags=re.M)
+    (section,) = [s for s in sections if s.startswith(heading)]
+    return re.findall(rf"^```{language}\n(.*?)^```", section, flags=re.M | re.S)
+
+
+# pip's words when it cannot reach an index (these mean: skip, the recipe itself may be fine)
+NO_INDEX = re.compile(r"NewConnectionError|Max retries exceeded|Temporary failure in name resolution|"
+                      r"Network is unreachable|No matching distribution found|Could not find a version")  # fmt: skip
+
+
+def recipe_package(cache: Path, recipe: list[list[str]], wheel: Path, cwd: Path) -> Installed:
+    """A virtual environment built by ``recipe`` (``pip install ...`` argument lists, run with its own pip from
+    the package index), then ``wheel`` installed with ``--no-deps``. Built once into ``cache`` (keyed by the
+    recipe; later sessions reinstall only the wheel).
+
+    Raises:
+        pytest.skip.Exception: The package index cannot be reached.
+    """
+    import fcntl
+    import hashlib
+
+    import pytest
+
+    key = hashlib.sha256(repr((sys.version_info[:2], recipe)).encode()).hexdigest()[:16]
+    env_dir = cache / f"recipe-{key}"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"recipe-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another session building the same one: wait for it
+        if not (env_dir / ".complete").is_file():
+            shutil.rmtree(env_dir, ignore_errors=True)
+            python = make_venv(env_dir, with_pip=True, lend_site_packages=False)
+            for args in recipe:
+                proc = subprocess.run([python, "-m", *args], capture_output=True, text=True)
+                if proc.returncode != 0 and NO_INDEX.search(proc.stdout + proc.stderr):
+                    shutil.rmtree(env_dir, ignore_errors=True)
+                    pytest.skip(f"the package index cannot be reached for {' '.join(args)!r}: "
+                                f"{(proc.stderr.strip().splitlines() or [''])[-1]}")  # fmt: skip
+                _check(proc, " ".join(args))
+            (env_dir / ".complete").touch()
+    python = env_dir / "bin" / "python"
+    cmd = [python, "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", "-q", str(wheel)]
+    _check(subprocess.run(cmd, capture_output=True, text=True), "pip install the wheel")
+    cwd.mkdir(parents=True, exist_ok=True)
+    return Installed(env_dir, cwd, wheel)
 
 
 def _check(proc: subprocess.CompletedProcess, what: str) -> None:

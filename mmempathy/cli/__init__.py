@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mmempathy.errors import MMEmpathyError
+from mmempathy.extras import needs
 
 SUBCOMMANDS = ("predict", "live", "train", "bench", "models", "coach", "adapt", "predict_corpus", "export_onnx")
 
@@ -51,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        with needs(f"mmempathy {args.command}"):  # a package it needs is missing: say what to install
+            return int(args.func(args) or 0)
     except (MMEmpathyError, FileNotFoundError) as err:
         print(f"mmempathy: error: {err}", file=sys.stderr)
         return 2
