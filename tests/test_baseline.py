@@ -1,0 +1,178 @@
+"""The person baseline (mmempathy.baseline): estimation, the model's person= argument, and the video pipeline."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from mmempathy.baseline import BaselineSettings, people_by_modality, person_shifts
+from mmempathy.errors import InputError
+from mmempathy.media.pipeline import people_of
+from mmempathy.sample import Sample
+from mmempathy.testing import draw_face, write_clip
+
+C, NEUTRAL, ANGER = 4, 1, 0
+REF = {"mean": [0.0] * C, "spread": 1.0}
+
+
+def person(rng, offset, labels, *, sure: float = 3.0) -> torch.Tensor:
+    """Log-probabilities of a person's segments: ``sure`` nats of evidence for each label, plus the
+    person's own ``offset`` (their resting face or voice) and a little noise."""
+    logits = rng.normal(0, 0.1, (len(labels), C)) + np.asarray(offset)
+    logits[np.arange(len(labels)), labels] += sure
+    return torch.log_softmax(torch.tensor(logits, dtype=torch.float32), -1)
+
+
+def test_varied_person_offset_is_removed(rng):
+    labels = np.arange(12) % C  # every emotion, as a varied recording shows
+    logp = person(rng, [0, 0, 3.5, 0], labels)  # the model reads this person's rest as label 2
+    settings = BaselineSettings(gate=(0.3, 0.5))
+    adapted = person_shifts(logp, ["p"] * 12, REF, neutral=NEUTRAL, settings=settings)
+    assert (logp.argmax(-1).numpy() == labels).mean() < 0.5
+    assert ((logp - adapted.shift).argmax(-1).numpy() == labels).all()
+    assert adapted.segments == [12] * 12 and adapted.strength == [1.0] * 12
+
+
+def test_angry_throughout_stays_angry(rng):
+    labels = np.full(10, ANGER)
+    logp = person(rng, [0, 0, 0, 0], labels, sure=2.0)
+    settings = BaselineSettings(gate=(0.3, 0.5))
+    plain_mean = person_shifts(logp, ["p"] * 10, REF, neutral=NEUTRAL, settings=BaselineSettings(gate=(0.0, 1e-9)))
+    assert ((logp - plain_mean.shift).argmax(-1) == ANGER).float().mean() < 0.5  # an ungated mean erases it
+    adapted = person_shifts(logp, ["p"] * 10, REF, neutral=NEUTRAL, settings=settings)
+    assert adapted.strength[0] == 0.0 and adapted.segments[0] == 10  # a baseline, judged uniform: not applied
+    assert ((logp - adapted.shift).argmax(-1) == ANGER).all()
+
+
+def test_each_person_own_baseline_and_too_few_fall_back(rng):
+    labels = np.arange(8) % C
+    a, b = person(rng, [2.5, 0, 0, 0], labels), person(rng, [0, 0, 0, 2.5], labels)
+    logp = torch.cat([a, b, person(rng, [0, 2, 0, 0], labels[:2])])
+    people = ["a"] * 8 + ["b"] * 8 + ["c", "c"]
+    adapted = person_shifts(logp, people, REF, neutral=NEUTRAL, settings=BaselineSettings(gate=(0.3, 0.5)))
+    shift_a, shift_b = adapted.shift[0], adapted.shift[8]
+    assert shift_a.argmax() == 0 and shift_b.argmax() == 3  # each removes its own person's offset
+    assert torch.equal(adapted.shift[16:], torch.zeros(2, C))  # two segments: fewer than min_segments
+    assert adapted.segments[16:] == [0, 0] and adapted.segments[:16] == [8] * 16
+
+
+def test_bound_limits_the_shift(rng):
+    labels = np.arange(12) % C
+    logp = person(rng, [0, 0, 9.0, 0], labels)
+    adapted = person_shifts(logp, ["p"] * 12, REF, neutral=NEUTRAL, settings=BaselineSettings(gate=(0.1, 0.2), bound=2))
+    assert adapted.shift.abs().max() <= 2 + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("person_arg", "message"),
+    [("abc", "one id per sample"), (["a"], "1 ids for 2 samples"), ([{"voice": 1}, None], "unknown modality")],
+)
+def test_person_argument_errors(person_arg, message):
+    with pytest.raises(InputError, match=message):
+        people_by_modality(person_arg, 2, ["audio", "face"])
+
+
+def test_settings_checked():
+    with pytest.raises(InputError, match="gate"):
+        BaselineSettings(gate=(0.8, 0.5))
+    with pytest.raises(InputError, match="unknown baseline settings"):
+        BaselineSettings.from_dict({"keeps": 1})
+    with pytest.raises(InputError, match="reference for face"):
+        BaselineSettings(reference={"face": {"mean": [0.0], "spread": 0}})
+
+
+@pytest.fixture
+def calibrated(tiny):
+    """The tiny model with person-baseline references (a copy: the session's model stays as it is)."""
+    fuser = copy.deepcopy(tiny)
+    ref = {"mean": [0.0] * len(fuser.labels), "spread": 1e-3}  # any spread at all counts as varied
+    fuser.set_calibration({"baseline": {"reference": {"audio": ref, "face": ref}}})
+    return fuser
+
+
+def samples(rng, n):
+    return [
+        Sample(
+            audio=rng.uniform(-0.3, 0.3, 16000).astype(np.float32),
+            sample_rate=16000,
+            faces=rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8),
+        )
+        for _ in range(n)
+    ]
+
+
+def test_predict_samples_person(calibrated, rng):
+    items = samples(rng, 6)
+    plain = calibrated.predict_samples(items)
+    adapted = calibrated.predict_samples(items, person=["a"] * 4 + ["b", None])
+    assert adapted[0].baseline == {"audio": {"segments": 4, "strength": 1.0}, "face": {"segments": 4, "strength": 1.0}}
+    assert adapted[4].baseline == adapted[5].baseline == {}  # one item of b: read plainly, as is None
+    for i in (4, 5):
+        assert adapted[i].probs == pytest.approx(plain[i].probs, abs=1e-5)
+    assert any(abs(adapted[0].modalities["audio"][k] - plain[0].modalities["audio"][k]) > 1e-3 for k in plain[0].probs)
+    assert sum(adapted[0].probs.values()) == pytest.approx(1.0, abs=1e-5)
+    assert adapted[0].to_dict()["baseline"]["face"]["segments"] == 4
+    # face and voice of different people: a mapping per item
+    split = calibrated.predict_samples(items, person=[{"face": "x", "audio": None}] * 6)
+    assert set(split[0].baseline) == {"face"}
+
+
+def test_predict_samples_person_without_references(tiny, rng):
+    with pytest.raises(InputError, match="no person-baseline references"):
+        tiny.predict_samples(samples(rng, 3), person=["a"] * 3)
+
+
+def test_silence_stays_out_of_the_voice_baseline(calibrated, rng):
+    items = samples(rng, 5)
+    for s in items[:2]:  # no speech: the pipeline gives these segments no audio
+        s.audio, s.sample_rate = None, None
+    results = calibrated.predict_samples(items, person=["p"] * 5)
+    assert [r.baseline["audio"]["segments"] if "audio" in r.baseline else 0 for r in results] == [0, 0, 3, 3, 3]
+    assert all(r.baseline["face"]["segments"] == 5 for r in results)
+
+
+def test_people_of_segments():
+    assert people_of(Sample(meta={"face_track": 3})) == {"face": "face-3", "audio": "voice"}
+    assert people_of(Sample(meta={"face_track": None}))["face"] is None
+
+
+def two_people_clip(path, seconds_each=9, fps=4):
+    """One person's face on the left, then (after an empty second) another's on the right."""
+    frames = []
+    for i in range(fps * (2 * seconds_each + 1)):
+        image = np.full((240, 320, 3), 235, np.uint8)
+        t = i / fps
+        if t < seconds_each:
+            draw_face(image, (90, 120), 60, smile=0.3 * np.sin(i))
+        elif t >= seconds_each + 1:
+            draw_face(image, (230, 120), 60, smile=-0.3 * np.sin(i))
+        frames.append(image)
+    return write_clip(path, frames, fps=fps)
+
+
+def test_video_two_face_tracks_two_baselines(calibrated, tmp_path):
+    clip = two_people_clip(tmp_path / "two.mp4")
+    timeline = calibrated.predict_video(clip, asr="off", face_detector="haar", window=3, hop=3)
+    faced = [s for s in timeline if "face" in s.present]
+    first = [s for s in faced if s.end <= 9.0]
+    second = [s for s in faced if s.start >= 9.0]
+    assert len(first) >= 3 and len(second) >= 3
+    assert {s.baseline["face"]["segments"] for s in first} == {len(first)}
+    assert {s.baseline["face"]["segments"] for s in second} == {len(second)}
+    assert timeline.meta["adapt"]["applied"] and timeline.meta["adapt"]["adapted"]["face"] == len(faced)
+    frame = timeline.to_dataframe()
+    assert (frame["adapted"].str.contains("face") == frame["present"].str.contains("face")).all()
+    assert set(frame["baseline_face"]) <= {0, len(first), len(second)}
+    plain = calibrated.predict_video(clip, asr="off", face_detector="haar", window=3, hop=3, adapt="off")
+    assert plain.meta["adapt"] == {"mode": "off", "applied": False, "reason": "off"}
+    assert all(not s.baseline for s in plain)
+
+
+def test_video_adapt_checked():
+    from mmempathy.media.config import VideoConfig
+
+    with pytest.raises(InputError, match="adapt must be one of auto, off"):
+        VideoConfig(adapt="on")
