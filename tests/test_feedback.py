@@ -202,20 +202,26 @@ def test_segments_csv_reads_segments_through_the_pipeline(fuser, tmp_path):
     assert len(FeedbackStore(tmp_path / "fb.sqlite")) == 2
 
 
-def test_coach_answers_import_once(fuser, tmp_path):
+def coach_answers(path, answers: list[tuple[str, str]]):
+    """A coach database where 'dee' gave these ``(item id, answer)`` answers (truth: anger)."""
     from mmempathy.coach.db import Database
-    from mmempathy.coach.items import Item, Library
 
-    db = Database(tmp_path / "coach.db")
-    with db.connect() as conn:
+    with Database(path).connect() as conn:
         conn.execute("INSERT INTO people (id, name, created) VALUES (1, 'dee', 't')")
         conn.execute("INSERT INTO sessions (id, person_id, started, items) VALUES (1, 1, 't', '[]')")
-        for pos, (item, answer) in enumerate([("t1", "joy"), ("t2", "fear"), ("gone", "joy")]):
+        for pos, (item, answer) in enumerate(answers):
             conn.execute(
                 "INSERT INTO answers (session_id, person_id, position, item_id, item_kind, truth, answer, intensity,"
                 " correct, answered) VALUES (1, 1, ?, ?, 'text', 'anger', ?, 2, 0, ?)",
-                (pos, item, answer, f"2026-01-01T00:00:0{pos}+00:00"),
+                (pos, item, answer, f"2026-01-01T00:00:{pos:02d}+00:00"),
             )
+    return path
+
+
+def test_coach_answers_import_once(fuser, tmp_path):
+    from mmempathy.coach.items import Item, Library
+
+    coach_answers(tmp_path / "coach.db", [("t1", "joy"), ("t2", "fear"), ("gone", "joy")])
     lib = Library()
     lib.add(Item(id="t1", kind="text", truth="anger", text="Ross: I can't believe it"))
     lib.add(Item(id="t2", kind="text", truth="anger", text="Rachel: Oh no"))
@@ -242,3 +248,185 @@ def test_cli_records_and_lists(fuser, tmp_path, capsys):
     assert "ed: 1" in capsys.readouterr().out
     assert main(["adapt", "--model", ckpt, "--user", "ed"]) == 2  # no replay data given
     assert "--replay" in capsys.readouterr().err
+
+
+# --- what adapt may delete, and bad inputs to the store and to adapt (issue 25) ----------------------
+
+
+def save_adapter(fuser, directory, name: str):
+    """An untrained adapter called ``name`` saved in ``directory`` (its files are what matters here)."""
+    return Adapter(AdaptSettings(), fuser.labels, {"name": name}).save(directory)
+
+
+def test_delete_removes_only_the_named_adapters_files(fuser, tmp_path, monkeypatch, capsys):
+    from mmempathy.cli import main
+
+    work = tmp_path / "work"
+    save_adapter(fuser, work, "ana")
+    (work / "notes.txt").write_text("mine")  # the user's file beside the adapter's
+    monkeypatch.chdir(work)
+    ckpt = str(tmp_path / "ckpt")
+    assert main(["adapt", "--model", ckpt, "--delete", "bo", "--directory", "."]) == 2  # another adapter's name
+    assert "holds adapter 'ana', not 'bo'; nothing was deleted" in capsys.readouterr().err
+    assert (work / "adapter.json").is_file()
+    assert main(["adapt", "--model", ckpt, "--delete", "ana", "--directory", "."]) == 0
+    assert sorted(p.name for p in work.iterdir()) == ["notes.txt"] and (work / "notes.txt").read_text() == "mine"
+    assert main(["adapt", "--model", ckpt, "--delete", "ana", "--directory", "."]) == 2
+    assert "no adapter 'ana'" in capsys.readouterr().err
+    saved = save_adapter(fuser, tmp_path / "ckpt" / "adapters" / "cy", "cy")  # the default place: folder goes too
+    assert delete_adapter(fuser, "cy") == [saved / "adapter.json", saved / "adapter.safetensors", saved]
+    assert not saved.exists() and (tmp_path / "ckpt" / "adapters").is_dir()
+
+
+def test_saving_never_replaces_a_folder_that_holds_other_files(fuser, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    fuser.feedback(items(1)[0], "joy", user="ana")
+    with pytest.raises(InputError, match=r"holds other files \(thesis.tex\)"):
+        fuser.adapt(user="ana", directory=mine, settings={"steps": 1})  # refused before training
+    with pytest.raises(InputError, match="holds other files"):
+        save_adapter(fuser, mine, "ana")
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+    first = save_adapter(fuser, tmp_path / "own", "ana")
+    assert save_adapter(fuser, first, "ana") == first  # its own folder is replaced, and nothing is left beside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "mine", "own"]
+
+
+def test_damaged_rows_are_left_out_and_named(fuser, tmp_path, caplog):
+    import sqlite3
+
+    store = tmp_path / "fb.sqlite"
+    ids = record(fuser, items(6), ["joy", "fear", "anger", "joy", "sadness", "joy"], user="ana", store=store)
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE corrections SET features = x'00ff' WHERE id = ?", (ids[0],))
+        db.execute("UPDATE corrections SET label = x'ff' WHERE id = ?", (ids[1],))  # bytes, not text
+        db.execute("UPDATE corrections SET meta = '{broken' WHERE id = ?", (ids[2],))
+        db.execute("UPDATE corrections SET label = 'grumpy' WHERE id = ?", (ids[3],))
+    opened = FeedbackStore(store)
+    with caplog.at_level("WARNING", logger="mmempathy.feedback"):
+        got = opened.corrections("ana")
+    assert [c.id for c in got] == ids[3:]
+    assert [i for i, _ in opened.damaged] == ids[:3]
+    reasons = [why for _, why in opened.damaged]
+    assert "not readable safetensors" in reasons[0] and "not a label name" in reasons[1] and "not JSON" in reasons[2]
+    assert "3 damaged row(s) left out" in caplog.text
+    adapter = fuser.adapt(user="ana", store=store, settings={"steps": 2})
+    assert adapter.info["corrections"] == 2
+    assert adapter.info["skipped"] == {"with a label this model lacks": 1, "damaged": 3}
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE corrections SET label = 'grumpy'")  # the row whose label was bytes is whole again
+    with pytest.raises(InputError, match=r"no usable corrections .*\(4 with a label this model lacks, 2 damaged\)"):
+        fuser.adapt(user="ana", store=store)
+
+
+def test_a_read_only_store_is_read_and_refuses_writes_in_one_line(fuser, tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from mmempathy.cli import main
+
+    store = tmp_path / "fb.sqlite"
+    fuser.feedback(items(1)[0], "joy", user="ana", store=store)
+    before = sha(store)
+    connect = sqlite3.connect  # read-only as SQLite sees it (file modes do not bind root, who may run this)
+    monkeypatch.setattr(sqlite3, "connect", lambda path, **kw: connect(f"file:{path}?mode=ro", uri=True, **kw))
+    assert [c.label for c in FeedbackStore(store).corrections("ana")] == ["joy"]
+    with pytest.raises(FeedbackStoreError, match="readonly database .*permissions.*nothing was changed"):
+        fuser.feedback(items(1)[0], "fear", user="ana", store=store)
+    assert main(["adapt", "--model", str(tmp_path / "ckpt"), "--store", str(store), "--list"]) == 0
+    assert "ana: 1" in capsys.readouterr().out
+    with pytest.raises(FeedbackStoreError, match="cannot open the feedback store"):
+        FeedbackStore(tmp_path / "missing" / "fb.sqlite").corrections()  # ro cannot create it
+    assert sha(store) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"[1, 2]", "is not an mmempathy adapter"),
+        (b"\xff\xfe{", "cannot read adapter file"),
+        (b'{"format": "mmempathy-adapter", "settings": {}, "labels": "joy"}', "'labels' must be a list"),
+        (b'{"format": "mmempathy-adapter", "settings": [], "labels": ["a", "b"]}', "'settings' and 'info' must be"),
+        (b'{"format": "mmempathy-adapter", "settings": {"kind": "magic"}, "labels": ["a", "b"]}', "adapter kind"),
+    ],
+)
+def test_a_corrupt_adapter_json_is_one_error(fuser, tmp_path, capsys, text, message):
+    from mmempathy.cli import main
+
+    saved = save_adapter(fuser, tmp_path / "ckpt" / "adapters" / "ana", "ana")
+    (saved / "adapter.json").write_bytes(text)
+    with pytest.raises(CheckpointError, match=message):
+        fuser.use_adapter(saved)
+    ckpt = str(tmp_path / "ckpt")
+    if b"magic" not in text:  # the JSON itself is unusable: listed so, and --delete cannot tell whose adapter it is
+        assert main(["adapt", "--model", ckpt, "--list"]) == 0
+        assert "adapter      ana: unreadable" in capsys.readouterr().out
+        assert main(["adapt", "--model", ckpt, "--delete", "ana"]) == 2
+        assert "nothing was deleted" in capsys.readouterr().err and (saved / "adapter.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("source,start,end,label\ntalk.wav,0.0,1.5\n", "c.csv:2: has 3 fields where the header has 4"),
+        ("source,start,end,label\ntalk.wav,0.0,1.5,joy,extra\n", "c.csv:2: has 5 fields"),
+        ("source,start,end,label\n,0.0,1.5,joy\n", "c.csv:2: source must name a media file"),
+        ("source,start,end,label\ntalk\x00.wav,0.0,1.5,joy\n", "c.csv:2: source must name a media file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xd8", "not a UTF-8 CSV text file"),
+    ],
+)
+def test_bad_segments_csv_is_one_line_and_stores_nothing(fuser, tmp_path, capsys, text, message):
+    from mmempathy.cli import main
+
+    sf.write(tmp_path / "talk.wav", np.zeros(32000, np.float32), 16000)
+    path = tmp_path / "c.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    store = tmp_path / "fb.sqlite"
+    assert main(["adapt", "--model", str(tmp_path / "ckpt"), "--store", str(store), "--segments", str(path),
+                 "--no-train"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert len(FeedbackStore(store)) == 0
+
+
+def test_unknown_replay_and_nul_names_are_refused_before_anything_is_stored(fuser, tmp_path, capsys):
+    from mmempathy.cli import main
+
+    sf.write(tmp_path / "talk.wav", (np.random.default_rng(2).standard_normal(32000) * 0.1).astype(np.float32), 16000)
+    (tmp_path / "c.csv").write_text("source,start,end,label\ntalk.wav,0.0,1.5,joy\n")
+    store = tmp_path / "fb.sqlite"
+    base = ["adapt", "--model", str(tmp_path / "ckpt"), "--store", str(store), "--segments", str(tmp_path / "c.csv")]
+    assert main([*base, "--replay", "nosuchset:train"]) == 2
+    assert "--replay: unknown dataset 'nosuchset'" in capsys.readouterr().err
+    for option in ("--user", "--name", "--directory"):
+        assert main([*base, option, "a\x00b", "--no-train"]) == 2
+        assert f"{option} cannot hold a NUL byte" in capsys.readouterr().err
+    assert len(FeedbackStore(store)) == 0
+    with pytest.raises(FeedbackStoreError, match="NUL"):
+        FeedbackStore(tmp_path / "a\x00b.sqlite")
+    with pytest.raises(InputError, match="control characters"):
+        fuser.adapt(user="a\x00b", store=store)
+
+
+def test_coach_import_says_why_answers_were_skipped(fuser, tmp_path, capsys):
+    from mmempathy.cli import main
+    from mmempathy.coach import build_library
+    from mmempathy.coach.items import Item, Library
+    from mmempathy.testing import tone, write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", [np.full((32, 32, 3), 90, np.uint8)] * 10, fps=10, audio=tone(1.0))
+    (tmp_path / "clips.csv").write_text("path,emotion\nclip.mp4,joy\n")
+    whole = next(iter(build_library(tmp_path / "clips.csv", demo=False).items))
+    coach_answers(tmp_path / "coach.db", [(whole, "joy"), (whole, "fear"), ("gone", "joy")])
+    ckpt = str(tmp_path / "ckpt")
+    assert main(["adapt", "--model", ckpt, "--coach-db", str(tmp_path / "coach.db"), "--coach-clips",
+                 str(tmp_path / "clips.csv"), "--no-train"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert (
+        "imported 0 coach answer(s); skipped 2 on whole clips (only timed segments of a video are read), "
+        "1 on items no longer in the coach's library" in out
+    )
+    clip.unlink()
+    lib = Library()
+    lib.add(Item(id=whole, kind="voice", truth="anger", path=clip))
+    assert import_coach(fuser, tmp_path / "coach.db", lib).skipped["whose media file is missing"] == 2

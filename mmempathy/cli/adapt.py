@@ -146,5 +146,7 @@ def list_store(fuser: Any, store: Any) -> int:
         except CheckpointError as err:
             print(f"adapter      {config.parent.name}: unreadable ({err})")
             continue
-        print(f"adapter      {config.parent.name}: {info.get('corrections')} corrections, {info.get('created')}")
+        print(
+            f"adapter      {config.parent.name}: {info.get('corrections', '?')} corrections, {info.get('created', '?')}"
+        )
     return 0
