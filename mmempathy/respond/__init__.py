@@ -20,6 +20,7 @@ from mmempathy.respond.core import (
     respond,
 )
 from mmempathy.respond.lm import LMGenerator
+from mmempathy.respond.safety import SelfHarmCheck, SemanticCheck, check_self_harm
 from mmempathy.respond.templates import REGULATION_FAMILIES, SAFETY_MESSAGE, STRATEGIES, TEMPLATES
 
 __all__ = [
@@ -31,7 +32,10 @@ __all__ = [
     "Reading",
     "Responder",
     "Response",
+    "SelfHarmCheck",
+    "SemanticCheck",
     "Suggestion",
+    "check_self_harm",
     "claims_feeling",
     "mentions_self_harm",
     "read",

@@ -3,7 +3,8 @@
 The rules, in order:
 
 1. Words of self-harm in what the person said (or their last turns) lead to a fixed safety message
-   that points to human help; no advice, no regulation tip, no language model.
+   that points to human help; no advice, no regulation tip, no language model. The check is layered
+   (normalised text, patterns, similarity to risk statements): :mod:`mmempathy.respond.safety`.
 2. Channels that disagree in valence (words positive, voice and face negative) lead to a tentative
    *Reflection of feelings* that names the mix and asks, rather than asserting one emotion.
 3. A reading below ``confidence`` leads to an open *Question*.
@@ -22,12 +23,15 @@ Example:
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mmempathy.errors import InputError
+from mmempathy.respond.safety import SelfHarmCheck, SemanticCheck, check_self_harm, mentions_self_harm
 from mmempathy.respond.templates import (
     EMOTION_WORDS,
     REGULATION_BY_EMOTION,
@@ -42,14 +46,6 @@ if TYPE_CHECKING:
 
 NEGATIVE = frozenset({"anger", "disgust", "fear", "sadness"})
 POSITIVE = frozenset({"joy"})
-
-SELF_HARM = re.compile(
-    r"\b(kill(ing)? my ?self|suicid\w*|end(ing)? (my|it all|my own) ?(life)?|take my (own )?life|"
-    r"hurt(ing)? my ?self|harm(ing)? my ?self|self[- ]harm\w*|cut(ting)? my ?self|want(ed)? to die|"
-    r"better off dead|(don't|do not|dont) want to (live|be alive|be here)|no reason to live|"
-    r"not worth living|wish i (was|were) dead)\b",
-    re.IGNORECASE,
-)
 
 # A response may say how something *comes across*, never what the person feels or is.
 FEELING_CLAIM = re.compile(
@@ -136,9 +132,16 @@ class Response:
 
 
 def read(result: EmotionReading) -> Reading:
-    """Summarise an ``EmotionResult`` or ``Segment``: top emotion, agreeing and disagreeing channels."""
-    if not result.probs:
+    """Summarise an ``EmotionResult`` or ``Segment``: top emotion, agreeing and disagreeing channels.
+
+    Raises:
+        InputError: No probabilities, or one that is not a number in [0, 1] (NaN included).
+    """
+    if not getattr(result, "probs", None):
         raise InputError("the emotion reading has no probabilities")
+    _check_probabilities("fused", result.probs)
+    for channel, probs in result.modalities.items():
+        _check_probabilities(str(channel), probs)
     emotion = max(result.probs, key=result.probs.__getitem__)
     tops = {m: max(p, key=p.__getitem__) for m, p in result.modalities.items() if p}
     valences = {_valence(e) for e in tops.values()} | {_valence(emotion)}
@@ -157,9 +160,26 @@ def claims_feeling(text: str) -> bool:
     return bool(FEELING_CLAIM.search(text))
 
 
-def mentions_self_harm(*texts: str | None) -> bool:
-    """Whether any of ``texts`` has words of self-harm or suicide."""
-    return any(t and SELF_HARM.search(t) for t in texts)
+def _check_probabilities(name: str, probs: Mapping[str, float]) -> None:
+    if not isinstance(probs, Mapping):
+        raise InputError(f"the {name} probabilities must map labels to numbers, got {type(probs).__name__}")
+    for label, p in probs.items():
+        ok = _is_number(p) and math.isfinite(p) and -1e-6 <= p <= 1 + 1e-6
+        if not ok:
+            raise InputError(f"the {name} probability of {label!r} must be a number in [0, 1], got {p!r}")
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _turns(history: Sequence[str] | str) -> list[str]:
+    """The last three turns of ``history`` (one string is one turn)."""
+    if isinstance(history, str):
+        return [history]
+    if not isinstance(history, Sequence) or not all(isinstance(t, str) for t in history):
+        raise InputError(f"history must be a list of the person's turns (strings), got {history!r:.80}")
+    return list(history[-3:])
 
 
 class Responder:
@@ -171,6 +191,9 @@ class Responder:
             is strong enough for a regulation suggestion.
         generator: An optional :class:`~mmempathy.respond.lm.LMGenerator` that words the response
             from the strategy and the reading; templates remain the fallback.
+        semantic: The self-harm check's semantic layer: ``True`` (the shared MiniLM check, loaded on
+            first use), your own :class:`~mmempathy.respond.safety.SemanticCheck`, or ``False``
+            (normalised patterns only).
 
     Example:
         >>> from mmempathy.output import EmotionResult
@@ -179,10 +202,19 @@ class Responder:
         'Affirmation and Reassurance'
     """
 
-    def __init__(self, *, confidence: float = 0.45, strong: float = 0.6, generator: LMGenerator | None = None) -> None:
-        if not 0.0 <= confidence <= strong <= 1.0:
-            raise InputError(f"need 0 <= confidence <= strong <= 1, got confidence={confidence}, strong={strong}")
-        self.confidence, self.strong, self.generator = confidence, strong, generator
+    def __init__(
+        self,
+        *,
+        confidence: float = 0.45,
+        strong: float = 0.6,
+        generator: LMGenerator | None = None,
+        semantic: bool | SemanticCheck = True,
+    ) -> None:
+        if not (_is_number(confidence) and _is_number(strong) and 0.0 <= confidence <= strong <= 1.0):
+            raise InputError(f"need 0 <= confidence <= strong <= 1, got confidence={confidence!r}, strong={strong!r}")
+        if not isinstance(semantic, (bool, SemanticCheck)):
+            raise InputError(f"semantic must be True, False or a SemanticCheck, got {type(semantic).__name__}")
+        self.confidence, self.strong, self.generator, self.semantic = confidence, strong, generator, semantic
         self.reset()
 
     def reset(self) -> None:
@@ -196,7 +228,7 @@ class Responder:
         result: EmotionReading,
         *,
         utterance: str | None = None,
-        history: Sequence[str] = (),
+        history: Sequence[str] | str = (),
     ) -> Response:
         """The response to one reading.
 
@@ -204,13 +236,20 @@ class Responder:
             result: An ``EmotionResult`` or a timeline ``Segment`` (its ``text`` is the utterance
                 when none is given).
             utterance: What the person said.
-            history: The last few turns of the person, oldest first (checked for self-harm words).
+            history: The last few turns of the person, oldest first, or one turn as a string (the
+                last three are checked for self-harm words).
+
+        Raises:
+            InputError: A probability is NaN or not in [0, 1], or an argument has the wrong type.
         """
         reading = read(result)
         if utterance is None:
             utterance = getattr(result, "text", None)
-        if mentions_self_harm(utterance, *history[-3:]):
-            return self._record(self._safety(reading))
+        if utterance is not None and not isinstance(utterance, str):
+            raise InputError(f"utterance must be a string, got {type(utterance).__name__}")
+        check = check_self_harm(utterance, *_turns(history), semantic=self.semantic)
+        if check:
+            return self._record(self._safety(reading, check))
         strategy, why = self._choose(reading, utterance)
         reason = f"{reading.describe()}: {why}"
         text, source = self._word(strategy, reading, utterance)
@@ -256,9 +295,9 @@ class Responder:
         )
         return Suggestion(family, text, reason)
 
-    def _safety(self, reading: Reading) -> Response:
+    def _safety(self, reading: Reading, check: SelfHarmCheck) -> Response:
         strong = reading.emotion in {"sadness", "fear"} and reading.confidence >= self.strong
-        why = "words of self-harm" + (f" with strong {reading.emotion}" if strong else "")
+        why = check.describe() + (f" with strong {reading.emotion}" if strong else "")
         reason = f"{reading.describe()}: {why}, so point to human help (no advice)"
         return Response("Information", SAFETY_MESSAGE, reason, reading, safety=True, source="safety")
 
@@ -301,7 +340,7 @@ class Responder:
 
 
 def respond(
-    result: EmotionReading, *, utterance: str | None = None, history: Sequence[str] = (), **kwargs: Any
+    result: EmotionReading, *, utterance: str | None = None, history: Sequence[str] | str = (), **kwargs: Any
 ) -> Response:
     """One response from a fresh :class:`Responder` (a conversation of one turn)."""
     return Responder(**kwargs).respond(result, utterance=utterance, history=history)
@@ -353,6 +392,7 @@ __all__ = [
     "Responder",
     "Response",
     "Suggestion",
+    "check_self_harm",
     "claims_feeling",
     "mentions_self_harm",
     "read",
