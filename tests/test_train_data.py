@@ -103,3 +103,48 @@ def test_training_from_lite_starts_from_its_shipped_weights(tmp_path, capsys):
     assert not torch.equal(scratch.state_dict()[face], shipped.state_dict()[face])
     with pytest.raises(InputError, match="model.weights must be"):
         build_model({"preset": "lite", "weights": "yes"}, {}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("tag.yaml", "model: !!python/object/apply:os.system ['touch {tmp}/pwned']\n", "tag.yaml:1:8: not valid YAML"),
+        ("syntax.yaml", "model: tiny\ndata: {name: mosi\n", "syntax.yaml:3:1: not valid YAML: expected ','"),
+        ("date.yaml", "data: {data_dir: 2026-13-45}\n", "a value could not be read (ValueError: month"),
+        ("list.yaml", "- model\n- data\n", "must hold a mapping (section: value), not a list"),
+        ("keys.yaml", "1: tiny\n", "every top-level key must be a name"),
+        ("bad.json", '{"model": "tiny",}', "bad.json:1:18: not valid JSON"),
+        ("latin1.yaml", b"model: caf\xe9\n", "is not UTF-8 text"),
+        ("data.yaml", "data: 5\n", "the data section must be a mapping (key: value), not int 5"),
+        ("train.yaml", "train: fast\n", "the train section must be a mapping"),
+        ("model.yaml", "model: [tiny]\n", "model must be a preset name, a checkpoint directory or a mapping"),
+        ("typo.yaml", "data: {name: ravdess, val_spit: dev}\n", "unknown data key(s): val_spit"),
+        ("path.yaml", "data: {train_csv: 5, labels: [a, b]}\n", "data.train_csv must be a string, not int 5"),
+        ("opts.yaml", "data: {name: ravdess, options: {bogus: 1}}\n", "ravdess has no option(s) bogus; its options:"),
+    ],
+)
+def test_bad_run_files_are_one_line_and_run_nothing(tmp_path, capsys, no_model, name, text, message):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.replace("{tmp}", str(tmp_path)).encode())
+    assert main(["train", "--config", str(path), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("data.name.split=dev", "--set data.name.split: data.name is str 'ravdess', not a section with keys"),
+        ("train.epochs=!!python/name:os.system", "--set train.epochs: the value is not valid YAML"),
+        ("train.epochs=[1", "--set train.epochs: the value is not valid YAML"),
+        ("=3", "--set needs KEY=VALUE with a dotted KEY"),
+        ("train..epochs=3", "--set needs KEY=VALUE with a dotted KEY"),
+        ("data=5", "the data section must be a mapping"),
+    ],
+)
+def test_bad_overrides_are_one_line(tmp_path, capsys, no_model, item, message):
+    (tmp_path / "run.yaml").write_text("model: tiny\ndata: {name: ravdess}\ntrain:\n")
+    assert main(["train", "--config", str(tmp_path / "run.yaml"), "--set", item]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
