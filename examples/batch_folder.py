@@ -4,7 +4,7 @@ A file's subtitles are used when ``<name>.srt`` or ``<name>.vtt`` sits beside it
 be read are reported and skipped. For an archive (resumable, parquet, on Ray) use
 ``mmempathy predict-corpus`` (:mod:`mmempathy.corpus`), which finds files and subtitles the same way.
 
-    python examples/batch_folder.py                                  # examples/demo -> timelines.csv
+    python examples/batch_folder.py                                  # examples/demo -> outputs/timelines.csv
     python examples/batch_folder.py clips/ --out clips.csv --model lite
 """
 
@@ -34,7 +34,7 @@ def summary(table: pd.DataFrame) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=Path(__file__).resolve().parent / "demo")
-    parser.add_argument("--out", type=Path, default=Path("timelines.csv"))
+    parser.add_argument("--out", type=Path, default=Path("outputs") / "timelines.csv", help="the CSV to write")
     parser.add_argument("--model", default="lite")
     args = parser.parse_args()
 
@@ -52,6 +52,7 @@ def main() -> None:
         print(f"{path.name}: {summary(table)}")
     if not tables:
         raise SystemExit(f"no readable media files in {args.folder}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     pd.concat(tables, ignore_index=True).to_csv(args.out, index=False, float_format="%.4f")
     print(f"wrote {args.out}")
 

@@ -1,6 +1,6 @@
 """Plot an emotion timeline (raw and smoothed) as PNG files, and save it as JSON.
 
-python examples/plot_timeline.py                      # demo clip -> demo_timeline.png, ..._smooth.png, .json
+python examples/plot_timeline.py                      # demo clip -> outputs/demo_timeline.png, ..._smooth.png, .json
 python examples/plot_timeline.py my.mp4 --out plots/ --window 4 --hop 2
 
 Windows overlap by default (3 s every 1.5 s): each is drawn over the hop-long span in its middle,
@@ -22,7 +22,7 @@ DEMO = Path(__file__).resolve().parent / "demo"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video", nargs="?", type=Path, default=DEMO / "demo.mp4")
-    parser.add_argument("--out", type=Path, default=Path("."), help="folder for the PNG and JSON files")
+    parser.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the PNG and JSON files")
     parser.add_argument("--window", type=float, default=3.0)
     parser.add_argument("--hop", type=float, default=1.5)
     parser.add_argument("--model", default="lite")

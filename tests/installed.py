@@ -54,13 +54,19 @@ class Installed:
         return {**env, **extra}
 
     def run(
-        self, *args: str | Path, env: dict[str, str] | None = None, timeout: float = 300, input: str | None = None
+        self,
+        *args: str | Path,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+        input: str | None = None,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess:
-        """Run ``args`` (looked up on this venv's ``PATH``) in :attr:`cwd`; stdout and stderr are captured as text."""
+        """Run ``args`` (looked up on this venv's ``PATH``) in ``cwd`` (default :attr:`cwd`); stdout and stderr
+        are captured as text."""
         environ = self.env(**(env or {}))
         exe = shutil.which(str(args[0]), path=environ["PATH"]) or str(args[0])
         return subprocess.run(
-            [exe, *map(str, args[1:])], cwd=self.cwd, env=environ, capture_output=True, text=True,
+            [exe, *map(str, args[1:])], cwd=cwd or self.cwd, env=environ, capture_output=True, text=True,
             timeout=timeout, input=input,
         )  # fmt: skip
 
