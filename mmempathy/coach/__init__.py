@@ -14,13 +14,24 @@ Example:
 from mmempathy.coach.db import Database, DatabaseError
 from mmempathy.coach.items import Item, Library, build_library, model_reader
 from mmempathy.coach.practice import Coach, guess_strategy, schedule
+from mmempathy.errors import MMEmpathyError
 
 
-def create_app(coach: Coach):
-    """The Flask app for ``coach`` (Flask is imported only here: the ``coach`` extra)."""
+def require_flask() -> None:
+    """Raise an error naming the extra to install when Flask is missing (call it before anything slow)."""
+    try:
+        import flask  # noqa: F401
+    except ImportError:
+        raise MMEmpathyError("the coach needs Flask: pip install 'mmempathy[coach]'") from None
+
+
+def create_app(coach: Coach, **kwargs):
+    """The Flask app for ``coach`` (Flask is imported only here: the ``coach`` extra); ``kwargs`` as in
+    :func:`mmempathy.coach.app.create_app`."""
+    require_flask()
     from mmempathy.coach.app import create_app as _create
 
-    return _create(coach)
+    return _create(coach, **kwargs)
 
 
 __all__ = [
@@ -33,5 +44,6 @@ __all__ = [
     "create_app",
     "guess_strategy",
     "model_reader",
+    "require_flask",
     "schedule",
 ]

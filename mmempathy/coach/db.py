@@ -7,6 +7,7 @@ refused with a message, or moved aside and recreated when asked (``reset=True``)
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_person ON answers(person_id, item_id);
 """
 TABLES = {"meta", "people", "sessions", "answers"}
+HINT = "pass another --db"
 
 
 class DatabaseError(MMEmpathyError):
@@ -68,7 +70,7 @@ class Database:
 
     def __init__(self, path: str | Path, *, reset: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_path()
         try:
             self._check()
         except DatabaseError:
@@ -79,7 +81,26 @@ class Database:
             self.moved_aside: Path | None = aside
         else:
             self.moved_aside = None
-        create_schema(self.connect, SCHEMA, SCHEMA_VERSION)
+        try:
+            create_schema(self.connect, SCHEMA, SCHEMA_VERSION)
+        except sqlite3.Error as err:  # e.g. a read-only file system, a full disk
+            raise DatabaseError(f"cannot write the coach database {self.path} ({err}); {HINT}") from err
+
+    def _check_path(self) -> None:
+        """Refuse a path SQLite cannot keep a database at: a directory, a device, a file or folder we cannot write."""
+        where = self.path
+        if where.is_dir():
+            raise DatabaseError(f"{where} is a directory, not a database file; {HINT}")
+        if where.exists() and not where.is_file():
+            raise DatabaseError(f"{where} is not a regular file (a device or a pipe cannot hold a database); {HINT}")
+        if where.exists() and not os.access(where, os.R_OK | os.W_OK):
+            raise DatabaseError(f"{where} is read-only or unreadable (the coach records every answer there); {HINT}")
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DatabaseError(f"cannot create the folder of {where} ({err.strerror}); {HINT}") from err
+        if not os.access(where.parent, os.W_OK | os.X_OK):  # SQLite writes its journal beside the file
+            raise DatabaseError(f"the folder {where.parent} is read-only; {HINT}")
 
     def _check(self) -> None:
         check_store(
@@ -88,7 +109,7 @@ class Database:
             tables=TABLES,
             version=SCHEMA_VERSION,
             what="coach database",
-            hint="move it away, pass another --db, or start with --reset-db to set it aside and begin anew",
+            hint=f"move it away, {HINT}, or start with --reset-db to set it aside and begin anew",
             error=DatabaseError,
         )
 

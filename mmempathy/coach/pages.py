@@ -44,6 +44,10 @@ not what someone feels.</p>
     + _FOOT
 )
 
+# What a refused or failed request shows: the message only (never the people table: a page from another
+# site must learn nothing from a refused request).
+ERROR = _HEAD + """<p class="error" id="error">{{ error }}</p><p><a href="/">Back to the start</a></p>""" + _FOOT
+
 PERSON = (
     _HEAD
     + """

@@ -29,6 +29,8 @@ EXPORT_COLUMNS = (
     "person", "session_id", "position", "item_id", "item_kind", "truth", "answer", "intensity", "correct",
     "model_label", "model_strategy", "response_strategy", "response_text", "strategy_match", "answered", "responded",
 )  # fmt: skip
+# What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 # Rough cues of a written reply's strategy, checked in order (a heuristic for free text only).
 STRATEGY_CUES = (
@@ -247,7 +249,7 @@ class Coach:
         writer = csv.writer(buf)
         writer.writerow(EXPORT_COLUMNS)
         for r in rows:
-            writer.writerow([r[c] for c in EXPORT_COLUMNS])
+            writer.writerow([spreadsheet_safe(r[c]) for c in EXPORT_COLUMNS])
         return buf.getvalue()
 
     def plot_png(self, person_id: int) -> bytes:
@@ -294,6 +296,19 @@ def schedule(pool: list[Item], history: list[Any], size: int, rng: random.Random
     chosen += rest[: size - len(chosen)]
     rng.shuffle(chosen)
     return chosen
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows as text: a string a spreadsheet would run as a formula
+    (``=HYPERLINK(...)``, ``+``, ``-``, ``@``, or a tab or carriage return first) gets a leading ``'``.
+
+    Example:
+        >>> spreadsheet_safe("=1+1"), spreadsheet_safe("Ana"), spreadsheet_safe(3)
+        ("'=1+1", 'Ana', 3)
+    """
+    if isinstance(value, str) and (value[:1] in FORMULA_STARTS or value.lstrip()[:1] in FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _mean(values: list[int]) -> float | None:
