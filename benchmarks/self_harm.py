@@ -46,6 +46,16 @@ DANGER_WORDS = re.compile(
 )
 
 
+# The check before issue 25 (one case-insensitive regular expression on the raw text), for comparison.
+PREVIOUS = re.compile(
+    r"\b(kill(ing)? my ?self|suicid\w*|end(ing)? (my|it all|my own) ?(life)?|take my (own )?life|"
+    r"hurt(ing)? my ?self|harm(ing)? my ?self|self[- ]harm\w*|cut(ting)? my ?self|want(ed)? to die|"
+    r"better off dead|(don't|do not|dont) want to (live|be alive|be here)|no reason to live|"
+    r"not worth living|wish i (was|were) dead)\b",
+    re.IGNORECASE,
+)
+
+
 def read_list(name: str) -> list[dict]:
     return [json.loads(line) for line in (LISTS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -104,12 +114,14 @@ def evaluate(name: str, texts: list[str], risk: list[int], semantic: SemanticChe
     pats, sims, found = score(texts, semantic)
     fired = flags(pats, sims, semantic.threshold)
     by_pattern = np.array([p is not None for p in pats])
+    previous = np.array([bool(PREVIOUS.search(t)) for t in texts])
     risk_arr = np.array(risk, bool)
     out = {"set": name, "n": len(texts), "n_risk": int(risk_arr.sum()), "n_ordinary": int((~risk_arr).sum())}
     if risk_arr.any():
         out |= {
             "recall": float(fired[risk_arr].mean()),
             "recall_patterns_only": float(by_pattern[risk_arr].mean()),
+            "recall_previous": float(previous[risk_arr].mean()),
             "missed": [t for t, f, r in zip(texts, fired, risk_arr) if r and not f],
         }
     if (~risk_arr).any():
@@ -117,6 +129,7 @@ def evaluate(name: str, texts: list[str], risk: list[int], semantic: SemanticChe
             "false_alarms": int(fired[~risk_arr].sum()),
             "false_alarm_rate": float(fired[~risk_arr].mean()),
             "false_alarms_patterns_only": int(by_pattern[~risk_arr].sum()),
+            "false_alarms_previous": int(previous[~risk_arr].sum()),
         }
     out["flagged"] = [
         {"text": t, "risk": bool(r), "layer": "pattern" if p else "semantic", "rule": p or s.statement,
@@ -159,14 +172,16 @@ def main() -> None:
     results = [evaluate(k, [d["text"] for d in v], [d["risk"] for d in v], semantic) for k, v in sets.items()]
     speed = timing([d["text"] for d in heldout], semantic)
     print(f"threshold {semantic.threshold}; ms a text: patterns {speed['patterns_ms']}, all {speed['semantic_ms']}")
-    print("| set | lines | risk: recall (patterns only) | ordinary: false alarms (patterns only) |")
+    print("| set | lines | recall (patterns alone; previous regex) | false alarms (patterns alone; previous regex) |")
     print("|---|---|---|---|")
     for r in results:
-        rec = f"{r['recall']:.1%} of {r['n_risk']} ({r['recall_patterns_only']:.1%})" if r["n_risk"] else "-"
+        rec = "-"
+        if r["n_risk"]:
+            rec = f"{r['recall']:.1%} of {r['n_risk']} ({r['recall_patterns_only']:.1%}; {r['recall_previous']:.1%})"
         fa = "-"
         if r["n_ordinary"]:
             fa = f"{r['false_alarms']} of {r['n_ordinary']} = {r['false_alarm_rate']:.1%}"
-            fa += f" ({r['false_alarms_patterns_only']})"
+            fa += f" ({r['false_alarms_patterns_only']}; {r['false_alarms_previous']})"
         print(f"| {r['set']} | {r['n']} | {rec} | {fa} |")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
