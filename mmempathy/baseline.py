@@ -54,6 +54,8 @@ from mmempathy.sample import Sample
 if TYPE_CHECKING:
     from mmempathy.model import EmotionFuser
 
+Encoded = dict[Modality, tuple[torch.Tensor, torch.Tensor]]
+
 
 @dataclass
 class BaselineSettings:
@@ -247,7 +249,8 @@ class BaselineReader:
             )
         self.names = [m.value for m in fuser.modalities]
         self.adapted = [m for m in fuser.modalities if m.value in self.settings.reference]
-        self.batches: list[dict[Modality, tuple[torch.Tensor, torch.Tensor]]] = []
+        self.batches: list[tuple[int, Encoded]] = []  # (index of the batch's first item, its encoder outputs)
+        self.count = 0
         self.logp: dict[Modality, list[torch.Tensor]] = {m: [] for m in self.adapted}
         self.present: list[torch.Tensor] = []
         self.people: dict[str, list[Hashable | None]] = {m.value: [] for m in self.adapted}
@@ -269,7 +272,8 @@ class BaselineReader:
             with autocast(device):
                 encoded = fuser.encode(batch)
                 out = fuser.fuse(encoded)
-            self.batches.append({m: (t.float().cpu(), mask.cpu()) for m, (t, mask) in encoded.items()})
+            self.batches.append((self.count, {m: (t.float().cpu(), mask.cpu()) for m, (t, mask) in encoded.items()}))
+            self.count += len(out.present)
             self.present.append(out.present.cpu())
             for m in self.adapted:
                 probs = out.modality_probs.get(m)
@@ -286,27 +290,37 @@ class BaselineReader:
     @torch.no_grad()
     def results(self) -> list[EmotionResult]:
         """Every item's result, face and voice read against their people's baselines."""
-        if not self.batches:
-            return []
-        fuser = self.fuser
+        return self._fuse(self.batches, self._adaptations())
+
+    @torch.no_grad()
+    def latest(self) -> list[EmotionResult]:
+        """A stream's reading: the last batch's results, against baselines from every item so far, which
+        grow as the stream goes on (a person's first segments, fewer than ``min_segments``, are read
+        plainly: the warm-up). Earlier batches' encoder outputs are dropped; their log-probabilities
+        stay for the baseline."""
+        results = self._fuse(self.batches[-1:], self._adaptations())
+        self.batches = []
+        return results
+
+    def _adaptations(self) -> dict[Modality, Adaptation]:
         present = torch.cat(self.present)
-        labels = list(fuser.labels)
+        labels = list(self.fuser.labels)
         neutral = labels.index("neutral") if "neutral" in labels else None
         adaptations: dict[Modality, Adaptation] = {}
         for m in self.adapted:
             col = self.names.index(m.value)
             people = [p if present[i, col] else None for i, p in enumerate(self.people[m.value])]
-            adaptations[m] = person_shifts(
-                torch.cat(self.logp[m]),
-                people,
-                self.settings.reference[m.value],
-                neutral=neutral,
-                settings=self.settings,
-            )
+            reference = self.settings.reference[m.value]
+            logp = torch.cat(self.logp[m])
+            adaptations[m] = person_shifts(logp, people, reference, neutral=neutral, settings=self.settings)
+        return adaptations
+
+    def _fuse(self, batches: list[tuple[int, Encoded]], adaptations: dict[Modality, Adaptation]) -> list[EmotionResult]:
+        fuser = self.fuser
         was_training = fuser.training
         fuser.eval()
-        device, results, start = fuser.device, [], 0
-        for encoded in self.batches:
+        device, results = fuser.device, []
+        for start, encoded in batches:
             n = next(iter(encoded.values()))[0].shape[0]
             shift = {m: a.shift[start : start + n].to(device) for m, a in adaptations.items()}
             encoded = {m: (t.to(device), mask.to(device)) for m, (t, mask) in encoded.items()}
@@ -319,6 +333,5 @@ class BaselineReader:
                     if a.segments[i]
                 }
                 results.append(result)
-            start += n
         fuser.train(was_training)
         return results

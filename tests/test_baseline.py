@@ -176,3 +176,30 @@ def test_video_adapt_checked():
 
     with pytest.raises(InputError, match="adapt must be one of auto, off"):
         VideoConfig(adapt="on")
+
+
+@pytest.fixture
+def two_people(tmp_path):
+    return two_people_clip(tmp_path / "two.mp4")
+
+
+def test_live_baseline_after_a_warm_up(calibrated, two_people):
+    live = list(calibrated.stream(two_people, realtime=False, window=3, hop=3, asr="off", face_detector="haar"))
+    batch = calibrated.predict_video(two_people, window=3, hop=3, asr="off", face_detector="haar")
+    first = [s for s in live if "face" in s.present and s.end <= 9.0]
+    # the first person's first two segments are the warm-up; from the third on, a baseline of all so far
+    assert [s.baseline.get("face", {}).get("segments", 0) for s in first] == [0, 0, 3]
+    assert first[-1].probs == pytest.approx(batch[2].probs, abs=1e-5)  # all three seen: as the file reads it
+
+
+def test_corpus_reads_each_file_against_its_people(calibrated, two_people, tmp_path):
+    pytest.importorskip("pyarrow")
+    from mmempathy.corpus import predict_corpus, read_corpus
+    from mmempathy.media.config import VideoConfig
+
+    config = VideoConfig(window=3, hop=3, asr="off", face_detector="haar")
+    predict_corpus(calibrated, [two_people], tmp_path / "out.parquet", config=config, progress=False)
+    rows = read_corpus(tmp_path / "out.parquet")
+    timeline = calibrated.predict_video(two_people, config=config)
+    assert list(rows["baseline_face"]) == [s.baseline.get("face", {}).get("segments", 0) for s in timeline]
+    assert rows["p_anger"].to_numpy() == pytest.approx([s.probs["anger"] for s in timeline], abs=1e-5)

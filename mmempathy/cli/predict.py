@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mmempathy.errors import InputError
 from mmempathy.io import atomic_write, check_media_path, check_output_paths
-from mmempathy.media.config import DETECTORS, SEGMENT_BY, VideoConfig
+from mmempathy.media.config import ADAPT, DETECTORS, SEGMENT_BY, VideoConfig
 
 STDOUT = "-"  # an output given as "-" is written to standard output
 
@@ -168,6 +168,14 @@ def add_segment_options(parser: argparse.ArgumentParser, *, batch: bool = False)
         help="speech a segment needs for its audio to be read (default: %(default)s)",
     )
     parser.add_argument(
+        "--adapt",
+        default=defaults["adapt"],
+        choices=ADAPT,
+        help="auto: read each face and the voice against that person's own baseline, estimated from the "
+        "recording itself (a person needs 3 segments; live: after those, as a warm-up; predict-corpus: the "
+        "local engine); off: read every segment on its own (default: %(default)s)",
+    )
+    parser.add_argument(
         "--face-detector",
         default="auto",
         choices=DETECTORS,
@@ -194,6 +202,7 @@ def segment_config(args: argparse.Namespace, **overrides: object) -> VideoConfig
         vad=args.vad,
         min_speech=args.min_speech,
         face_detector=args.face_detector,
+        adapt=args.adapt,
         **overrides,
     )
 

@@ -46,6 +46,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -57,6 +58,8 @@ from mmempathy.corpus.stages import ModelWorker, file_rows, load_model, predict_
 from mmempathy.corpus.store import FAILURES_DIR, CorpusReport, Writer, progress_bar, require
 from mmempathy.errors import InputError
 from mmempathy.media.config import VideoConfig
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,6 +133,9 @@ def predict_corpus(
     config = replace(config or VideoConfig(), progress=False)  # one bar over files, not one per file
     # With Ray a model given by name is loaded by the workers; here it only gives labels and the processor.
     fuser = load_model(model, "cpu" if engine == "ray" and isinstance(model, (str, Path)) else device)
+    if engine == "ray" and config.adapt != "off":
+        log.warning("the person baseline needs a whole file in one place, which the Ray engine does not give: off")
+        config = replace(config, adapt="off")
     writer = Writer(out, fuser, config, model if isinstance(model, (str, Path)) else None)
     todo, report = writer.plan(items, retry_failed=retry_failed)
     spec = sample_spec(fuser, config)

@@ -116,6 +116,12 @@ class ModelWorker:
 def run_local(fuser: EmotionFuser, todo: list[dict[str, Any]], writer: Writer, spec: dict, batch_size: int) -> None:
     import pandas as pd
 
+    from mmempathy.media.pipeline import baseline_reader
+
+    if baseline_reader(fuser, spec["config"].adapt) is not None:  # a person baseline needs a whole file at once
+        for item in todo:
+            writer.add_rows(pd.DataFrame(list(adapted_rows(fuser, file_rows(item, spec), batch_size))))
+        return
     pending: list[dict[str, Any]] = []
     segments = 0
     for item in todo:
@@ -127,6 +133,33 @@ def run_local(fuser: EmotionFuser, todo: list[dict[str, Any]], writer: Writer, s
                 pending, segments = [], 0
     if pending:
         writer.add_rows(predict_rows(fuser, pd.DataFrame(pending)))
+
+
+def adapted_rows(fuser: EmotionFuser, rows: Iterator[dict[str, Any]], batch_size: int) -> Iterator[dict[str, Any]]:
+    """The model stage for one file's rows, its faces and voice read against their person baselines
+    (as :func:`~mmempathy.media.pipeline.predict_video` with ``adapt="auto"``): the segment rows come
+    out together, after the file's last segment."""
+    from mmempathy.media.pipeline import adapt_report, baseline_reader, read_batch, segments_of
+
+    reader, batch, kept = baseline_reader(fuser, "auto"), [], []
+    try:
+        for r in rows:
+            if r["kind"] == "segment":
+                batch.append(pickle.loads(r["payload"]))
+                if len(batch) == batch_size:
+                    read_batch(fuser, reader, batch, kept)
+                    batch = []
+            elif r["kind"] == "done":
+                if batch:
+                    read_batch(fuser, reader, batch, kept)
+                segments = segments_of(kept, reader.results())
+                yield from (row(r["key"], "segment", i, seg) for i, seg in enumerate(segments))
+                meta = {**pickle.loads(r["payload"]), "adapt": adapt_report("auto", reader, segments)}
+                yield row(r["key"], "done", r["index"], meta)
+            else:
+                yield r
+    except Exception as err:  # noqa: BLE001 - as in predict_rows: the file fails, the run does not
+        yield row(r["key"], "failed", 0, {"error": type(err).__name__, "message": f"model: {err}"})
 
 
 def run_ray(

@@ -16,6 +16,7 @@ from mmempathy.corpus.inputs import CorpusItem, printable, size_mtime
 from mmempathy.errors import InputError
 from mmempathy.io import atomic_write
 from mmempathy.media.config import VideoConfig
+from mmempathy.modality import PERSONAL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,6 +171,8 @@ class Writer:
         frame = frame.reindex(columns=self._schema().names[2:])  # every modality, in one order
         weights = [c for c in frame.columns if c.startswith("w_")]
         frame[weights] = frame[weights].fillna(0.0)
+        counts = [c for c in frame.columns if c.startswith("baseline_")]
+        frame[counts] = frame[counts].fillna(0).astype("int32")
         frame.insert(0, "segment", range(len(frame)))
         frame.insert(0, "file", item["file"])
         return frame
@@ -186,7 +189,8 @@ class Writer:
             + [(c, pa.float64()) for c in floats]
             + [("dominant", pa.string())]
             + [(c, pa.float64()) for c in floats_after]
-            + [("present", pa.string()), ("speech", pa.float64()), ("text", pa.string())]
+            + [("present", pa.string()), ("speech", pa.float64()), ("text", pa.string()), ("adapted", pa.string())]
+            + [(f"baseline_{m}", pa.int32()) for m in self.modalities if m in PERSONAL]
         )
 
     def _fail(self, key: str, error: dict[str, str]) -> None:

@@ -134,7 +134,16 @@ def stream(
     Raises:
         InputError: The source cannot be opened or read, or a setting is invalid.
     """
-    from mmempathy.media.pipeline import _resolve, iter_samples, predict_segments, readable, sample_settings
+    from mmempathy.media.pipeline import (
+        _resolve,
+        baseline_reader,
+        iter_samples,
+        people_of,
+        predict_segments,
+        readable,
+        sample_settings,
+        segments_of,
+    )
 
     live = source if isinstance(source, LiveSource) else parse_source(source, realtime=realtime)
     config = _resolve(config, {**LIVE_DEFAULTS, **overrides})
@@ -142,11 +151,16 @@ def stream(
     opened = pacer.clock()
     settings = sample_settings(fuser, config)
     samples = iter_samples(live, subtitles, config=config, **settings, pacer=pacer)
+    reader = baseline_reader(fuser, config.adapt)  # baselines that grow with the stream: see BaselineReader.latest
     try:
         for sample in samples:
             if not readable(sample, settings["modalities"]):
                 continue
-            (segment,) = predict_segments(fuser, [sample])
+            if reader is None:
+                (segment,) = predict_segments(fuser, [sample])
+            else:
+                reader.add([sample], [people_of(sample)], batch_size=1)
+                (segment,) = segments_of([sample], reader.latest())
             yield LiveSegment(**vars(segment), latency=pacer.latency(segment.end), wall=pacer.clock() - opened)
     finally:
         samples.close()  # the source is closed now, not at garbage collection

@@ -131,10 +131,10 @@ def predict_video(
                 continue
             batch.append(sample)
             if len(batch) == config.batch_size:
-                segments += _read(fuser, reader, batch, kept)
+                segments += read_batch(fuser, reader, batch, kept)
                 batch = []
         if batch:
-            segments += _read(fuser, reader, batch, kept)
+            segments += read_batch(fuser, reader, batch, kept)
     finally:
         # On an error or Ctrl-C the file and the progress bar close now, not at garbage collection
         # (a bar closed then would be drawn again after the error message).
@@ -611,7 +611,9 @@ def adapt_report(adapt: str, reader: BaselineReader | None, segments: list[Segme
     return {"mode": adapt, "applied": any(counts.values()), "adapted": counts, "read_plainly": plain}
 
 
-def _read(fuser: EmotionFuser, reader: BaselineReader | None, batch: list[Sample], kept: list[Sample]) -> list[Segment]:
+def read_batch(
+    fuser: EmotionFuser, reader: BaselineReader | None, batch: list[Sample], kept: list[Sample]
+) -> list[Segment]:
     """Predict a batch now, or (with a person baseline) encode it now and predict once all are read."""
     if reader is None:
         return predict_segments(fuser, batch)
