@@ -181,6 +181,17 @@ def test_an_encoder_that_cannot_load_is_a_clear_error_that_names_the_way_out(tmp
     assert check_self_harm("I wanna die", semantic=broken).layer == "pattern"  # patterns first: no load needed
 
 
+def test_the_coach_shows_a_nan_reading_as_an_item_it_could_not_read(tmp_path):
+    from mmempathy.coach import Coach, Database, Item, Library
+
+    lib = Library()
+    lib.add(Item(id="meld:nan", kind="text", truth="sadness", text="Ross: I guess this is over."))
+    coach = Coach(Database(tmp_path / "coach.db"), lib, lambda item: reading({"sadness": math.nan, "joy": 0.2}))
+    feedback = coach.feedback(lib.items["meld:nan"], None)
+    assert "could not read this item (InputError: the fused probability of 'sadness'" in feedback["error"]
+    assert "response" not in feedback
+
+
 @pytest.mark.shared_data
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "meld").is_dir() or not (DATA / "goemotions").is_dir(), reason="no shared data")

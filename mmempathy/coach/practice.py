@@ -23,7 +23,7 @@ from mmempathy.coach.items import Item, Library, Reader
 from mmempathy.errors import InputError
 from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.output import EmotionResult
-from mmempathy.respond import STRATEGIES, Responder, claims_feeling
+from mmempathy.respond import STRATEGIES, Responder, claims_feeling, read
 
 EXPORT_COLUMNS = (
     "person", "session_id", "position", "item_id", "item_kind", "truth", "answer", "intensity", "correct",
@@ -128,7 +128,9 @@ class Coach:
         with self.lock:
             if item.id not in self.readings:
                 try:
-                    self.readings[item.id] = self.reader(item)
+                    result = self.reader(item)
+                    read(result)  # a NaN or out-of-range probability makes the item unreadable, not the page broken
+                    self.readings[item.id] = result
                 except Exception as err:  # a clip that breaks the decoder must not break the page
                     self.readings[item.id] = f"the model could not read this item ({type(err).__name__}: {err})"
                     self.library.notes.append(f"item {item.id}: {self.readings[item.id]}")
