@@ -11,6 +11,7 @@ them, ``mmempathy train`` starts from them (unless its config says ``weights: no
 from __future__ import annotations
 
 import json
+import logging
 import math
 import struct
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mmempathy.errors import CheckpointError, ConfigError
+
+log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -106,11 +109,15 @@ def _checkpoint(path: Path, origin: str) -> ResolvedModel:
 
 
 def download(repo_id: str) -> Path:
-    """A hub repository's snapshot (from the local cache when ``HF_HUB_OFFLINE=1``)."""
+    """A hub repository's snapshot (from the local cache when ``HF_HUB_OFFLINE=1``, or when the hub cannot be
+    reached and the cache holds it: :func:`require_hub`)."""
     from huggingface_hub import snapshot_download
 
     try:
+        require_hub([repo_id], f"{repo_id!r} is neither a local directory nor a preset ({', '.join(list_models())}):")
         return Path(snapshot_download(repo_id, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, f"{TOKENIZER_DIR}/*"]))
+    except CheckpointError:
+        raise
     except Exception as err:  # the hub client raises many types: connection, auth, not found, offline
         raise CheckpointError(
             f"{repo_id!r} is neither a local directory, nor a preset ({', '.join(list_models())}), nor a "
@@ -237,6 +244,73 @@ def load_safetensors(file: Path) -> dict[str, Any]:
 
 
 # Files with which transformers and timm would fall back to torch.load.
+# how long the hub has to answer before it counts as unreachable (its client would retry for about a minute)
+HUB_TIMEOUT = 5.0
+SAVE_A_COPY = (
+    "Use a local copy: where the hub can be reached, run EmotionFuser.from_pretrained(NAME).save_pretrained(DIR) "
+    "once, then pass DIR (--model DIR, or EmotionFuser.from_pretrained(DIR)); an encoder's `name` in a model "
+    "config may also be a local directory. HF_HUB_OFFLINE=1 reads the hub's cache alone."
+)
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached, in words; ``None`` when it answers, or in offline mode
+    (``HF_HUB_OFFLINE=1``: the cache alone is read, nothing is asked of the hub)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.HF_HUB_OFFLINE:
+        return None
+    try:
+        get_session().head(constants.ENDPOINT, timeout=HUB_TIMEOUT)  # any HTTP answer: it is there
+    except Exception as err:  # DNS, refused, timed out, proxy: whatever the HTTP client says
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def require_hub(repos: list[str], what: str) -> None:
+    """Before ``repos`` load from the hub: when it cannot be reached, read them from the local cache without
+    asking it (the hub client would retry for about a minute first), or fail at once when the cache lacks one.
+
+    Raises:
+        CheckpointError: Beginning with ``what``, naming the repositories missing and how to use a local copy.
+    """
+    if not repos:
+        return
+    reason = hub_unreachable()
+    if reason is None:
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    missing = [r for r in repos if not isinstance(try_to_load_from_cache(r, CONFIG_NAME), str)
+               and not isinstance(try_to_load_from_cache(r, WEIGHTS_NAME), str)]  # fmt: skip
+    if missing:
+        raise CheckpointError(
+            f"{what} {', '.join(missing)} must come from the Hugging Face hub ({constants.ENDPOINT}), which cannot "
+            f"be reached ({reason}), and the local cache does not hold {'it' if len(missing) == 1 else 'them'}. "
+            f"{SAVE_A_COPY}"
+        )
+    log.warning("the Hugging Face hub cannot be reached (%s): %s load from the local cache", reason, ", ".join(repos))
+    constants.HF_HUB_OFFLINE = True  # read by the hub client, transformers and timm at each call
+
+
+def encoder_repo(config: Any, source: str) -> str | None:
+    """The hub repository a pretrained encoder loads from (``source`` as its loader reads it), or ``None`` when
+    it loads from a local directory, a file or a package."""
+    if config.kind == "hf":
+        return None if not source or Path(source).exists() else source
+    if config.kind == "timm":
+        if isinstance(config.arch, dict) and config.arch.get("weights_file"):
+            return None
+        if config.name.startswith("hf-hub:"):
+            return config.name.removeprefix("hf-hub:").split("@")[0]
+        import timm
+
+        pretrained = timm.get_pretrained_cfg(config.name)
+        return getattr(pretrained, "hf_hub_id", None) if pretrained is not None else None
+    return None  # project encoders, and Whisper's packaged or local models
+
+
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 

@@ -105,9 +105,12 @@ class EmotionFuser(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config = ModelConfig.from_dict(config)
+        repos = []
         for m in config.modalities:  # only safetensors ever loads: refuse other weights before any loader sees them
             if pretrained_encoders or config.encoder(m).external:
                 hub.check_encoder_source(config.encoder(m), _weights_source(m, config.encoder(m)), m.value)
+                repos.append(hub.encoder_repo(config.encoder(m), _weights_source(m, config.encoder(m))))
+        hub.require_hub([r for r in repos if r], "the pretrained encoders")  # no hub, no cache: fail at once
         self.encoders = nn.ModuleDict(
             {
                 m.value: build_encoder(
