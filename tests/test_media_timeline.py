@@ -76,6 +76,22 @@ def test_table_has_one_line_per_segment(timeline):
     assert "joy" in lines[3] and "yay" in lines[3] and "text+audio+face" in lines[3]
 
 
+@pytest.mark.parametrize(
+    "text, width, shown",
+    [
+        ("So, you stole my joke, and you stole my money.", 24, "So, you stole my joke…"),
+        ("Guess what, I got an audition!", 40, "Guess what, I got an audition!"),  # fits: untouched
+        ("Guess what,\n  I got   an audition!", 40, "Guess what, I got an audition!"),  # one line
+        ("one two three", 8, "one two…"),  # the cut falls on a space: both words are whole
+        ("Supercalifragilisticexpialidocious, she said", 12, "Supercalifr…"),  # no word fits: cut inside it
+    ],
+)
+def test_table_cuts_text_between_words_with_an_ellipsis(text, width, shown):
+    table = Timeline([seg(0.0, [0.2, 0.7, 0.1], text=text)], labels=LABELS).to_table(max_text=width)
+    row = table.splitlines()[2]
+    assert row.endswith(" " + shown) and len(shown) <= width
+
+
 def test_smooth_averages_neighbours_and_keeps_the_rest(timeline):
     smooth = timeline.smooth(3)
     assert smooth is not timeline and timeline[1].probs["joy"] == 0.8  # the original is untouched

@@ -24,6 +24,25 @@ from mmempathy.modality import PERSONAL
 # What :meth:`Timeline.plot` writes (matplotlib's formats that need neither LaTeX nor an optional codec).
 PLOT_FORMATS = (".png", ".svg", ".svgz", ".pdf", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
+
+def shorten(text: str, width: int) -> str:
+    """``text`` on one line in at most ``width`` characters, cut after a whole word with "…" (mid-word only where
+    the last word would fill more than half of it).
+
+    Example:
+        >>> shorten("So, you stole my joke, and you stole my money.", 24)
+        'So, you stole my joke…'
+    """
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if text[width - 1] != " " and space >= width // 2:  # the cut falls inside a word: drop that word
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
+
+
 # More segments than this are drawn as step areas rather than one bar each.
 CROWDED = 240
 
@@ -175,12 +194,13 @@ class Timeline:
         atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
 
     def to_table(self, *, digits: int = 2, max_text: int = 40) -> str:
-        """A fixed-width table for terminals: time span, dominant label, fused probs, modalities."""
+        """A fixed-width table for terminals: time span, dominant label, fused probs, modalities, and the text
+        (at most ``max_text`` characters, cut between words with "…": :func:`shorten`)."""
         head = f"{'start':>7} {'end':>7}  {'dominant':<9} " + " ".join(f"{lab[:8]:>8}" for lab in self.labels)
         lines = [head + f"  {'present':<16} text", "-" * (len(head) + 30)]
         for seg in self.segments:
             probs = " ".join(f"{seg.probs.get(lab, 0.0):>8.{digits}f}" for lab in self.labels)
-            text = (seg.text or "")[:max_text]
+            text = shorten(seg.text or "", max_text)
             present = "+".join(seg.present) or "-"
             lines.append(f"{seg.start:7.2f} {seg.end:7.2f}  {seg.dominant:<9} {probs}  {present:<16} {text}")
         return "\n".join(lines)
