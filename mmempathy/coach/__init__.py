@@ -14,15 +14,14 @@ Example:
 from mmempathy.coach.db import Database, DatabaseError
 from mmempathy.coach.items import Item, Library, build_library, model_reader
 from mmempathy.coach.practice import Coach, guess_strategy, schedule
-from mmempathy.errors import MMEmpathyError
+from mmempathy.extras import needs
 
 
 def require_flask() -> None:
-    """Raise an error naming the extra to install when Flask is missing (call it before anything slow)."""
-    try:
+    """Raise :class:`~mmempathy.extras.MissingPackageError` naming the ``coach`` extra when Flask is missing
+    (called before anything slow, such as loading the model)."""
+    with needs("the coach"):
         import flask  # noqa: F401
-    except ImportError:
-        raise MMEmpathyError("the coach needs Flask: pip install 'mmempathy[coach]'") from None
 
 
 def create_app(coach: Coach, **kwargs):
