@@ -24,9 +24,11 @@ Letters: ``b`` batch, ``t`` tokens or frames, ``n`` samples or crops, ``f`` mel 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 FORMAT, VERSION = "mmempathy-onnx", 1
 CONFIG_NAME, TOKENIZER_FILE, MEL_FILTERS = "config.json", "tokenizer/tokenizer.json", "mel_filters.npy"
 OPSET = 18
+# What the exporter logs on converting to an older opset: we check the result and say it in one line.
+EXPORTER_LOGGERS = ("onnxscript.version_converter", "torch.onnx._internal.exporter._compat")
 
 Arrays = dict[str, np.ndarray]
 
@@ -62,15 +66,17 @@ def export_onnx(fuser: EmotionFuser, directory: str | Path, *, opset: int = OPSE
         fuser: The model; it is not changed (a float32 CPU copy is exported).
         directory: Created if needed; an earlier export there is replaced. Its ``config.json`` goes first
             and the new one is written last, so an export that fails half-way is not taken for one.
-        opset: ONNX opset of the graphs.
+        opset: ONNX opset of the graphs. The exporter writes 18 and up itself and converts to older ones,
+            which fails for some operators: each graph is checked to be at ``opset``.
 
     Returns:
         ``directory`` as a :class:`Path`.
 
     Raises:
         MMEmpathyError: The exporter's packages are missing (``pip install 'mmempathy[onnx]'``).
-        ValueError: The model has an adapter switched on (adapters are not exported) or an encoder kind
-            that cannot be exported (``kind="lite"`` speech: its STFT runs inside the graph).
+        InputError: ``opset`` is not one that ``onnx`` knows or the graphs could not be written at it; the
+            model has an adapter switched on (adapters are not exported) or an encoder kind that cannot be
+            exported (``kind="lite"`` speech: its STFT runs inside the graph).
     """
     import copy
     import importlib.util
@@ -82,8 +88,9 @@ def export_onnx(fuser: EmotionFuser, directory: str | Path, *, opset: int = OPSE
     missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
     if missing:
         raise MMEmpathyError(f"the ONNX exporter needs {' and '.join(missing)}: pip install 'mmempathy[onnx]'")
+    check_opset(opset)
     if fuser.adapter is not None:
-        raise ValueError("adapters are not exported: switch the adapter off (fuser.use_adapter(None)) first")
+        raise InputError("adapters are not exported: switch the adapter off (fuser.use_adapter(None)) first")
     model = copy.deepcopy(fuser).cpu().float().eval()
     directory = Path(directory)
     (directory / CONFIG_NAME).unlink(missing_ok=True)
@@ -101,8 +108,12 @@ def export_onnx(fuser: EmotionFuser, directory: str | Path, *, opset: int = OPSE
                 module, args, str(tmp), dynamo=True, dynamic_shapes=dims, input_names=inputs,
                 output_names=outputs, opset_version=opset, external_data=False, verbose=False,
             )  # fmt: skip
+            written = graph_opset(tmp)
+            if written != opset:  # the exporter keeps its own opset when a conversion fails, and only logs it
+                why = f"converting from opset {OPSET} failed and the graph stayed at {written}"
+                raise InputError(f"{name}.onnx cannot be written at opset {opset}: {why} ({OPSET} and up need none)")
 
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), _quiet(*EXPORTER_LOGGERS):
             warnings.simplefilter("ignore")  # the exporter's notes on its own internals
             atomic_write(directory / f"{name}.onnx", export)
 
@@ -115,7 +126,7 @@ def export_onnx(fuser: EmotionFuser, directory: str | Path, *, opset: int = OPSE
         tokenizer = model.processor.tokenizer
         atomic_write_files(directory / "tokenizer", lambda tmp: tokenizer.save_pretrained(str(tmp)))
         if not (directory / TOKENIZER_FILE).is_file():
-            raise ValueError("the text tokenizer wrote no tokenizer.json: the runtime needs a fast tokenizer")
+            raise InputError("the text tokenizer wrote no tokenizer.json: the runtime needs a fast tokenizer")
         meta["text"] = {"pad_id": int(tokenizer.pad_token_id), "pad_token": str(tokenizer.pad_token)}
     if model.config.audio is not None and model.config.audio.kind == "whisper":
         from mmempathy.encoders import whisper
@@ -132,6 +143,40 @@ def export_onnx(fuser: EmotionFuser, directory: str | Path, *, opset: int = OPSE
         }
     atomic_write(directory / CONFIG_NAME, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
     return directory
+
+
+@contextlib.contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """Loggers switched off for a while (the exporter logs a failed opset conversion as a traceback)."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, disabled in zip(loggers, before):
+            logger.disabled = disabled
+
+
+def check_opset(opset: int) -> int:
+    """``opset``, or an :class:`InputError` when the installed ``onnx`` does not know it (checked before any work)."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if type(opset) is not int or not 1 <= opset <= newest:
+        raise InputError(
+            f"opset must be an integer from 1 to {newest} (the newest this onnx package knows), got {opset}"
+        )
+    return opset
+
+
+def graph_opset(file: str | Path) -> int | None:
+    """The standard (``ai.onnx``) opset an ONNX file was written at."""
+    import onnx
+
+    model = onnx.load(str(file), load_external_data=False)
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
 
 def _graph_module(call: Any, owner: Any) -> Any:
@@ -164,7 +209,7 @@ def _encoder_graph(model: EmotionFuser, m: Modality) -> tuple:
         crops = torch.randn(3, cfg.channels, cfg.image_size, cfg.image_size)
         return m.value, encoder.backbone, (crops,), ["crops"], ["features"], ({0: Dim("crops")},)
     if isinstance(encoder, LiteSpeechEncoder):
-        raise ValueError("the lite speech encoder (kind 'lite') cannot be exported: its STFT runs in the graph")
+        raise InputError("the lite speech encoder (kind 'lite') cannot be exported: its STFT runs in the graph")
     mask = torch.ones(2, 16, dtype=torch.bool)
     mask[1, 10:] = False  # a padded row: the exported graph must keep its masks
     if isinstance(encoder, WhisperSpeechEncoder):
@@ -288,7 +333,9 @@ class OnnxEmotionFuser:
             self.config = ModelConfig.from_dict(meta["config"])
             self.dims = {Modality(k): int(v) for k, v in meta["dims"].items()}
             self.inputs = {Modality(k): list(v) for k, v in meta["inputs"].items()}
-        except (KeyError, TypeError, ValueError) as err:
+            if not all(isinstance(name, str) for names in self.inputs.values() for name in names):
+                raise TypeError("'inputs' must list names")
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{directory / CONFIG_NAME} is not a valid ONNX export config: {err}") from err
         options = ort.SessionOptions()
         if threads is not None:
@@ -297,16 +344,43 @@ class OnnxEmotionFuser:
         names = [m.value for m in self.modalities] + ["fusion"]
         self.sessions = {name: _session(directory / f"{name}.onnx", options, providers) for name in names}
         self.whisper = meta.get("whisper")
-        self.mel_filters = np.load(directory / MEL_FILTERS, allow_pickle=False) if self.whisper else None
+        self._check_graphs()
+        self.mel_filters = _mel_filters(directory, self.whisper, self.sessions["audio"]) if self.whisper else None
         tokenizer = None
         if self.config.text is not None and self.config.text.kind == "hf":
-            from tokenizers import Tokenizer
-
-            if not (directory / TOKENIZER_FILE).is_file():
-                raise CheckpointError(f"ONNX export {str(directory)!r} lacks {TOKENIZER_FILE}")
-            tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
-        self.processor = OnnxProcessor(self.config, tokenizer, **meta.get("text", {}))
+            tokenizer = _tokenizer(directory)
+        self.processor = OnnxProcessor(self.config, tokenizer, **_text_settings(directory, meta))
         self._warned_untrained = False
+
+    def _check_graphs(self) -> None:
+        """Refuse graphs that do not take and give what ``config.json`` says (swapped or foreign files, labels or
+        widths edited): onnxruntime would fail on the first prediction, or worse, zip probabilities to wrong labels."""
+        config_file, mods = self.directory / CONFIG_NAME, self.modalities
+        if set(self.dims) != set(mods) or set(self.inputs) != set(mods):
+            names = ", ".join(m.value for m in mods)
+            raise CheckpointError(
+                f"{config_file}: 'dims' and 'inputs' must name the modalities the model reads ({names})"
+            )
+        if (self.whisper is not None) != (self.inputs.get(Modality.AUDIO) == ["feats", "frame_mask", "lengths"]):
+            raise CheckpointError(f"{config_file}: 'whisper' settings go with an audio graph of log-mel 'feats', only")
+        for m in mods:
+            outputs = ["features"] if self.inputs[m] == ["crops"] else ["tokens", "token_mask"]
+            shapes = _graph_io(self.directory, f"{m.value}.onnx", self.sessions[m.value], self.inputs[m], outputs)
+            file = self.directory / f"{m.value}.onnx"
+            _same_width(file, f"the {outputs[0]} width", shapes[outputs[0]][-1], self.dims[m])
+            if outputs == ["features"]:  # crops [n, c, s, s]: the processor makes them as the config says
+                cfg = self.config.encoder(m)
+                for axis, size in zip(shapes["crops"][1:], (cfg.channels, cfg.image_size, cfg.image_size)):
+                    _same_width(file, "the crops' shape", axis, size)
+        feeds = [f"{m.value}_{part}" for m in mods for part in ("tokens", "mask")]
+        outputs = ["probs", "modality_probs", "weights", "present"]
+        shapes = _graph_io(self.directory, "fusion.onnx", self.sessions["fusion"], feeds, outputs)
+        fusion = self.directory / "fusion.onnx"
+        for m in mods:
+            _same_width(fusion, f"the {m.value}_tokens width", shapes[f"{m.value}_tokens"][-1], self.dims[m])
+        _same_width(fusion, "the number of modalities", shapes["modality_probs"][1], len(mods))
+        classes = f"the number of classes (labels in {CONFIG_NAME}: {', '.join(self.labels)})"
+        _same_width(fusion, classes, shapes["probs"][-1], len(self.labels))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -371,25 +445,33 @@ class OnnxEmotionFuser:
             feeds[f"{m.value}_tokens"] = np.pad(tokens, ((0, 0), (0, pad), (0, 0)))
             feeds[f"{m.value}_mask"] = np.pad(mask, ((0, 0), (0, pad)))
         names = ("probs", "modality_probs", "weights", "present")
-        return dict(zip(names, self.sessions["fusion"].run(list(names), feeds)))
+        return dict(zip(names, self._run("fusion", list(names), feeds)))
 
     def encode(self, m: Modality, inputs: Arrays) -> tuple[np.ndarray, np.ndarray]:
         """One modality's tokens ``[b, t, d]`` and mask; items without it get zeros and a False mask."""
-        session = self.sessions[m.value]
         mask = (inputs["attention_mask"] if "attention_mask" in inputs else inputs["mask"]).astype(bool)
         if "pixels" in inputs:  # face crops: the backbone sees the valid frames only
             tokens = np.zeros((*mask.shape, self.dims[m]), dtype=np.float32)
             if mask.any():
-                tokens[mask] = session.run(["features"], {"crops": inputs["pixels"][mask]})[0]
+                tokens[mask] = self._run(m.value, ["features"], {"crops": inputs["pixels"][mask]})[0]
             return tokens, mask
         present = mask.any(-1)
         here = {k: v[present] for k, v in inputs.items()}
         feeds = self._whisper_inputs(here) if self.whisper and m is Modality.AUDIO else here
-        tokens, token_mask = session.run(["tokens", "token_mask"], {k: feeds[k] for k in self.inputs[m]})
+        tokens, token_mask = self._run(m.value, ["tokens", "token_mask"], {k: feeds[k] for k in self.inputs[m]})
         full = np.zeros((len(mask), *tokens.shape[1:]), dtype=np.float32)
         full_mask = np.zeros((len(mask), token_mask.shape[1]), dtype=bool)
         full[present], full_mask[present] = tokens, token_mask
         return full, full_mask
+
+    def _run(self, graph: str, outputs: list[str], feeds: Arrays) -> list[np.ndarray]:
+        try:
+            return self.sessions[graph].run(outputs, feeds)
+        except Exception as err:  # onnxruntime's own types: the graph and the settings it was fed by disagree
+            why = " ".join(str(err).split())  # onnxruntime's messages run over several lines
+            raise CheckpointError(
+                f"{self.directory / graph}.onnx failed: {why}; the export does not match its {CONFIG_NAME}"
+            ) from err
 
     def _whisper_inputs(self, inputs: Arrays) -> Arrays:
         """Whisper's log-mel frames of each item's valid samples, as ``WhisperSpeechEncoder.forward`` makes them."""
@@ -461,6 +543,65 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     if kind != FORMAT or meta.get("version") != VERSION:
         raise CheckpointError(f"{file} is not an ONNX export of format {FORMAT!r} version {VERSION}")
     return meta
+
+
+def _graph_io(directory: Path, name: str, session: Any, inputs: list[str], outputs: list[str]) -> dict[str, list]:
+    """The shapes of a graph's inputs and outputs by name, once its names are those expected."""
+    shapes = {i.name: i.shape for i in session.get_inputs()}
+    got_outputs = {o.name: o.shape for o in session.get_outputs()}
+    if sorted(shapes) != sorted(inputs) or not set(outputs) <= set(got_outputs):
+        raise CheckpointError(
+            f"{directory / name} takes {', '.join(shapes)} and gives {', '.join(got_outputs)}, not "
+            f"{', '.join(inputs)} -> {', '.join(outputs)}: a graph of another model or part (files swapped?)"
+        )
+    return {**shapes, **got_outputs}
+
+
+def _same_width(file: Path, what: str, got: Any, expected: int) -> None:
+    if isinstance(got, int) and got != expected:  # a symbolic axis (str) is not checked
+        raise CheckpointError(f"{file}: {what} is {got}, {CONFIG_NAME} says {expected}: they are of different models")
+
+
+def _mel_filters(directory: Path, whisper: Any, audio: Any) -> np.ndarray:
+    """The Whisper filter bank, checked against the settings and the audio graph's mel bands."""
+    keys = ("n_fft", "hop", "min_samples", "max_samples", "pad_samples")
+    numbers = isinstance(whisper, dict) and all(type(whisper.get(k)) is int and whisper[k] >= 0 for k in keys)
+    if not numbers or whisper["n_fft"] < 2 or whisper["hop"] < 1:
+        raise CheckpointError(f"{directory / CONFIG_NAME}: 'whisper' needs non-negative integers {', '.join(keys)}")
+    file = directory / MEL_FILTERS
+    if not file.is_file():
+        raise CheckpointError(f"ONNX export {str(directory)!r} lacks {MEL_FILTERS}")
+    try:
+        filters = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise CheckpointError(f"{file} is not a NumPy array file: {err}") from err
+    bands = next(i.shape[1] for i in audio.get_inputs() if i.name == "feats")
+    shape = (bands if isinstance(bands, int) else -1, whisper["n_fft"] // 2 + 1)
+    valid = filters.ndim == 2 and filters.shape[1] == shape[1] and shape[0] in (-1, filters.shape[0])
+    if not (valid and filters.dtype.kind == "f" and np.isfinite(filters).all()):
+        got = f"a {'x'.join(map(str, filters.shape))} {filters.dtype} array"
+        raise CheckpointError(f"{file} holds {got}, not the finite {bands} x {shape[1]} filter bank of the audio graph")
+    return filters
+
+
+def _text_settings(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    text = meta.get("text", {})
+    valid = isinstance(text, dict) and set(text) <= {"pad_id", "pad_token"}
+    if not (valid and type(text.get("pad_id", 0)) is int and isinstance(text.get("pad_token", ""), str)):
+        raise CheckpointError(f"{directory / CONFIG_NAME}: 'text' must hold an integer pad_id and a pad_token")
+    return text
+
+
+def _tokenizer(directory: Path) -> Any:
+    from tokenizers import Tokenizer
+
+    file = directory / TOKENIZER_FILE
+    if not file.is_file():
+        raise CheckpointError(f"ONNX export {str(directory)!r} lacks {TOKENIZER_FILE}")
+    try:
+        return Tokenizer.from_file(str(file))
+    except Exception as err:  # tokenizers raises a bare Exception for a damaged file
+        raise CheckpointError(f"{file} is not a readable tokenizer: {err}") from err
 
 
 def _session(file: Path, options: Any, providers: list[str]) -> Any:

@@ -11,12 +11,16 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mmempathy import EmotionFuser, Sample
 from mmempathy.cli import main
@@ -214,3 +218,127 @@ def test_benchmark_smoke_run(lite_export, tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())["speed"]
     assert report["max_abs_dp"] <= TOLERANCE and [r["modalities"] for r in report["rows"]] == ["text", "full"]
     assert report["startup"]["onnx"]["torch_imported"] is False and report["startup"]["torch"]["torch_imported"]
+
+
+# --- damaged, tampered or mismatched exports (issue 25): one clear error at load, never wrong numbers --------------
+
+
+def _meta(change):
+    def tamper(directory: Path) -> None:
+        meta = json.loads((directory / "config.json").read_text())
+        change(meta)
+        (directory / "config.json").write_text(json.dumps(meta))
+
+    return tamper
+
+
+def _swap(a: str, b: str):
+    def tamper(directory: Path) -> None:
+        (directory / a).rename(directory / "swap")
+        (directory / b).rename(directory / a)
+        (directory / "swap").rename(directory / b)
+
+    return tamper
+
+
+TAMPERED = {
+    "labels": (_meta(lambda m: m["config"].update(labels=["calm", "upset", "glad"])), "number of classes .* is 7"),
+    "text/audio swapped": (_swap("text.onnx", "audio.onnx"), "text.onnx takes waveform, mask .*files swapped"),
+    "fusion/face swapped": (_swap("fusion.onnx", "face.onnx"), "face.onnx takes text_tokens"),
+    "tokenizer": (lambda d: (d / "tokenizer" / "tokenizer.json").write_bytes(b"\xff{"), "not a readable tokenizer"),
+    "pad": (_meta(lambda m: m["text"].update(pad_id="0")), "'text' must hold an integer pad_id"),
+    "width": (_meta(lambda m: m["dims"].update(audio=64)), "audio.onnx: the tokens width is 32, config.json says 64"),
+    "modalities": (_meta(lambda m: m["inputs"].pop("face")), "'dims' and 'inputs' must name the modalities"),
+    "image size": (_meta(lambda m: m["config"]["face"].update(image_size=48)), "crops' shape is 32, .* says 48"),
+    "whisper": (_meta(lambda m: m.update(whisper={"n_fft": 400})), "'whisper' settings go with"),
+    "dims": (_meta(lambda m: m.update(dims=[32, 32, 32])), "not a valid ONNX export config"),
+}
+
+
+@pytest.mark.parametrize("case", TAMPERED)
+def test_a_tampered_export_is_refused_at_load(tiny_export, tmp_path, case):
+    tamper, message = TAMPERED[case]
+    directory = shutil.copytree(tiny_export[0], tmp_path / "export")
+    tamper(directory)
+    with pytest.raises(CheckpointError, match=message):
+        OnnxEmotionFuser(directory)
+
+
+def test_a_tampered_export_is_one_line_in_the_cli(tiny_export, tmp_path, capsys):
+    directory = shutil.copytree(tiny_export[0], tmp_path / "export")
+    TAMPERED["labels"][0](directory)
+    assert main(["predict", str(DEMO / "demo.mp4"), "--onnx", str(directory), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fusion.onnx: the number of classes" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x93NUMPY broken", "not a NumPy array file"),
+        (np.zeros((80, 10), np.float32), "holds a 80x10 float32 array, not the finite 80 x 201"),
+        (np.full((80, 201), np.nan, np.float32), "not the finite"),
+        (np.array([{"a": 1}], dtype=object), "not a NumPy array file"),  # a pickle is never loaded
+    ],
+)
+def test_a_tampered_mel_filter_file_is_refused(lite_export, tmp_path, content, message):
+    directory = shutil.copytree(lite_export, tmp_path / "export")
+    if isinstance(content, bytes):
+        (directory / "mel_filters.npy").write_bytes(content)
+    else:
+        np.save(directory / "mel_filters.npy", content, allow_pickle=True)
+    with pytest.raises(CheckpointError, match=message):
+        OnnxEmotionFuser(directory)
+    _meta(lambda m: m["whisper"].pop("hop"))(directory)
+    with pytest.raises(CheckpointError, match="'whisper' needs non-negative integers"):
+        OnnxEmotionFuser(directory)
+
+
+def test_an_opset_the_exporter_cannot_write_is_refused(tiny, tmp_path, capsys, no_model):
+    for opset in ("0", "99"):
+        assert main(["export-onnx", str(tmp_path / "out"), "--model", "tiny", "--opset", opset]) == 2  # no model loaded
+        err = capsys.readouterr().err
+        assert f"opset must be an integer from 1 to {onnx.defs.onnx_opset_version()} " in err and f"got {opset}" in err
+    with pytest.raises(InputError, match="cannot be written at opset 3: converting from opset 18 failed"):
+        export_onnx(tiny, tmp_path / "old", opset=3)  # the exporter would quietly have written opset 18
+    assert not (tmp_path / "old" / "config.json").exists() and not list((tmp_path / "old").glob("*.onnx"))
+
+
+ONNX_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 300) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_export_configs_load_and_predict_or_raise_one_error(tiny_export, tmp_path_factory, data):
+    """Any field of config.json (the export's own or the model's) set to arbitrary JSON or removed: the export
+    is refused with a CheckpointError, or it loads and predicts probabilities that sum to one."""
+    directory = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp())) / "export"
+    for name in ("text.onnx", "audio.onnx", "face.onnx", "fusion.onnx", "config.json", "tokenizer"):
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).symlink_to(tiny_export[0] / name)  # the graphs are only read: no copies
+    meta = json.loads((tiny_export[0] / "config.json").read_text())
+    (directory / "config.json").unlink()
+    node, key = meta, None
+    while True:
+        key = data.draw(st.sampled_from(sorted(node, key=str)))
+        if not isinstance(node[key], dict) or not node[key] or data.draw(st.booleans()):
+            break
+        node = node[key]
+    if data.draw(st.booleans()):
+        node.pop(key)
+    else:
+        node[key] = data.draw(ONNX_JSON)
+    (directory / "config.json").write_text(json.dumps(meta))
+    try:
+        fuser = OnnxEmotionFuser(directory)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fuser.predict(text="so happy", audio=np.zeros(16000, np.float32) + 0.01, sample_rate=16000)
+    except (CheckpointError, InputError) as err:
+        assert "\n" not in str(err)
+        return
+    assert sum(result.probs.values()) == pytest.approx(1.0, abs=1e-4) and len(result.probs) == 7

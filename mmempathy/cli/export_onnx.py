@@ -43,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     """Export, then check; returns the exit status (1 when the export differs by more than the tolerance)."""
     check_target(args.directory)
     from mmempathy.model import EmotionFuser
-    from mmempathy.onnx import OnnxEmotionFuser, export_onnx, max_difference, parity_samples
+    from mmempathy.onnx import OnnxEmotionFuser, check_opset, export_onnx, max_difference, parity_samples
 
+    check_opset(args.opset)  # before the model loads: a typo should not cost minutes
     fuser = EmotionFuser.from_pretrained(args.model, device="cpu")
     export_onnx(fuser, args.directory, opset=args.opset)
     print(f"wrote {args.directory}")
