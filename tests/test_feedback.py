@@ -396,8 +396,13 @@ def test_unknown_replay_and_nul_names_are_refused_before_anything_is_stored(fuse
     (tmp_path / "c.csv").write_text("source,start,end,label\ntalk.wav,0.0,1.5,joy\n")
     store = tmp_path / "fb.sqlite"
     base = ["adapt", "--model", str(tmp_path / "ckpt"), "--store", str(store), "--segments", str(tmp_path / "c.csv")]
-    assert main([*base, "--replay", "nosuchset:train"]) == 2
-    assert "--replay: unknown dataset 'nosuchset'" in capsys.readouterr().err
+    for extra, message in [
+        (["--replay", "nosuchset:train"], "--replay: unknown dataset 'nosuchset'"),
+        (["--replay", "ravdess", "--replay-n", "-3"], "--replay-n must be at least 1"),
+        (["--replay", "ravdess", "--steps", "0"], "steps, batch_size and rank must be at least 1"),
+    ]:
+        assert main([*base, *extra]) == 2
+        assert message in capsys.readouterr().err
     for option in ("--user", "--name", "--directory"):
         assert main([*base, option, "a\x00b", "--no-train"]) == 2
         assert f"{option} cannot hold a NUL byte" in capsys.readouterr().err

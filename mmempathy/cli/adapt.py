@@ -84,8 +84,14 @@ def run(args: argparse.Namespace) -> int:
     )
 
     check_names(args)
-    if args.train and not (args.delete or args.list) and args.replay is None:
-        raise InputError("give --replay DATASET[:SPLIT] (what keeps the model from forgetting), or --no-train")
+    settings = None
+    if args.train and not (args.delete or args.list):
+        if args.replay is None:
+            raise InputError("give --replay DATASET[:SPLIT] (what keeps the model from forgetting), or --no-train")
+        if args.replay_n < 1:
+            raise InputError(f"--replay-n must be at least 1, got {args.replay_n}")
+        anchor = {} if args.anchor is None else {"anchor": args.anchor}
+        settings = AdaptSettings(kind=args.kind, steps=args.steps, **anchor)  # checked before anything is done
     fuser = EmotionFuser.from_pretrained(args.model, device="cpu")
     if args.delete:
         removed = delete_adapter(fuser, args.delete, args.directory)
@@ -112,9 +118,7 @@ def run(args: argparse.Namespace) -> int:
         user=args.user,
         store=store,
         replay=replay_samples(replay, args.replay_n),
-        settings=AdaptSettings(
-            kind=args.kind, steps=args.steps, **({} if args.anchor is None else {"anchor": args.anchor})
-        ),
+        settings=settings,
         name=args.name,
         directory=args.directory,
     )
