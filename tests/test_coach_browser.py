@@ -148,3 +148,35 @@ def test_answer_reload_restart_progress_survives(browser, tmp_path):
         assert "Dana" in browser.find_element(By.TAG_NAME, "table").text
     finally:
         server.stop()
+
+
+def test_a_page_on_another_origin_cannot_post_to_the_coach(browser, tmp_path):
+    """CSRF in a real browser: a page served from another port auto-submits a form to the coach; Chromium sends
+    that page's Origin, and the coach refuses the post (403) and records nothing."""
+    import functools
+    import http.server
+    import threading
+
+    server = Server(tmp_path / "coach.db", free_port())
+    attack = tmp_path / "site"
+    attack.mkdir()
+    (attack / "index.html").write_text(
+        f'<form id="f" method="post" action="{server.url}/people"><input name="name" value="Mallory"></form>'
+        '<script>document.getElementById("f").submit()</script>'
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(attack))
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://127.0.0.1:{site.server_address[1]}/index.html")
+        WebDriverWait(browser, 60).until(lambda d: d.current_url.startswith(server.url))
+        WebDriverWait(browser, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        assert "another site" in browser.find_element(By.ID, "error").text
+        browser.get(server.url)
+        assert "Mallory" not in browser.page_source
+        browser.find_element(By.ID, "name").send_keys("Dana")  # the coach's own form still works
+        navigate(browser, "start")
+        assert "Hello, Dana" in browser.page_source
+    finally:
+        site.shutdown()
+        server.stop()
