@@ -382,7 +382,7 @@ def test_failed_model_load_removes_the_new_database(tmp_path, capsys):
 def test_trusted_hosts_follow_the_bound_address():
     from mmempathy.coach.app import address, trusted_hosts
 
-    assert trusted_hosts("127.0.0.1") == ["localhost", "127.0.0.1", "127.0.0.1"]
+    assert trusted_hosts("127.0.0.1") == ["localhost", "127.0.0.1"]
     assert trusted_hosts("192.168.1.5", ["coach.lan"]) == ["localhost", "127.0.0.1", "192.168.1.5", "coach.lan"]
     assert trusted_hosts("0.0.0.0") is None  # every interface, no name given: reachable by anyone anyway
     assert trusted_hosts("0.0.0.0", ["coach.lan"]) == ["localhost", "127.0.0.1", "coach.lan"]

@@ -60,7 +60,7 @@ def trusted_hosts(host: str, extra: Sequence[str] = ()) -> list[str] | None:
     """
     if host in WILDCARD_HOSTS and not extra:
         return None
-    return [*LOCAL_HOSTS, *([host] if host not in WILDCARD_HOSTS else []), *extra]
+    return list(dict.fromkeys([*LOCAL_HOSTS, *([host] if host not in WILDCARD_HOSTS else []), *extra]))
 
 
 def address(host: str, port: int) -> str:
