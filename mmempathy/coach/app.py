@@ -81,14 +81,17 @@ def create_app(coach: Coach, *, hosts: Sequence[str] | None = LOCAL_HOSTS) -> Fl
     app.config |= {"coach": coach, "MAX_CONTENT_LENGTH": MAX_BODY, "TRUSTED_HOSTS": list(hosts) if hosts else None}
     app.url_map.converters["id"] = RowId
 
+    def wants_json() -> bool:
+        return request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/")
+
     def refuse(message: str, status: int):
-        if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        if wants_json():
             return jsonify(error=message), status
         return render_template_string(ERROR, error=message), status
 
     @app.errorhandler(InputError)
     def bad_input(err: InputError):
-        if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        if wants_json():
             return jsonify(error=str(err)), 400
         return render_template_string(HOME, coach=coach, error=str(err), kinds=KINDS), 400
 
@@ -102,7 +105,7 @@ def create_app(coach: Coach, *, hosts: Sequence[str] | None = LOCAL_HOSTS) -> Fl
     def database_error(err: sqlite3.Error):
         # e.g. the file was made read-only or the disk filled up while serving: one line in the log, not a traceback
         app.logger.error("coach database %s: %s", coach.db.path, err)
-        return refuse(f"the coach database cannot be used right now ({err}); your last answer was not saved", 503)
+        return refuse(f"the coach database cannot be used right now ({err}); nothing was saved", 503)
 
     @app.before_request
     def same_site_posts_only():
