@@ -194,6 +194,12 @@ def coerce(cls: type[T], value: T | dict[str, Any]) -> T:
         raise ConfigError(f"invalid {cls.__name__}: {err}") from err
 
 
+def check_value(hint: Any, value: Any, where: str) -> Any:
+    """``value`` checked against the type annotation ``hint`` as :func:`coerce` checks each field
+    (lists become tuples where a tuple is declared); a :class:`ConfigError` names ``where`` otherwise."""
+    return _convert(hint, value, where)
+
+
 def _kind(value: Any) -> str:
     text = repr(value)
     return f"{type(value).__name__} {text[:40] + '...' if len(text) > 40 else text}"

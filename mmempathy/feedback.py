@@ -398,6 +398,8 @@ def record(
     """Check, encode and store corrections, all or none (see :meth:`EmotionFuser.feedback`)."""
     if len(items) != len(labels):
         raise InputError(f"{len(items)} items but {len(labels)} labels")
+    if user is not None and (not isinstance(user, str) or not user.isprintable()):
+        raise InputError(f"user must be a name without control characters or lone surrogates, not {user!r}")
     names = [label_name(fuser, lab) for lab in labels]  # every label is checked before anything is encoded
     samples = [as_sample(it) for it in items]
     encoded = encode_samples(fuser, samples)

@@ -411,6 +411,8 @@ def test_unknown_replay_and_nul_names_are_refused_before_anything_is_stored(fuse
         FeedbackStore(tmp_path / "a\x00b.sqlite")
     with pytest.raises(InputError, match="control characters"):
         fuser.adapt(user="a\x00b", store=store)
+    with pytest.raises(InputError, match="user must be a name"):  # a lone surrogate cannot be stored as UTF-8
+        fuser.feedback(items(1)[0], "joy", user="\udcff", store=store)
 
 
 def test_coach_import_says_why_answers_were_skipped(fuser, tmp_path, capsys):

@@ -61,8 +61,12 @@ def get_dataset(name: str, data_dir: str | Path | None = None, split: str = "tra
     Raises:
         KeyError: ``name`` is not a registered dataset.
         InputError: An option the adapter does not take (a typo would otherwise be a TypeError).
+        ConfigError: An option's value is not of the type the adapter declares.
     """
     import inspect
+    import typing
+
+    from mmempathy.config import check_value
 
     if name not in _REGISTRY:
         raise KeyError(f"unknown dataset {name!r}; available: {', '.join(list_datasets())}")
@@ -71,6 +75,8 @@ def get_dataset(name: str, data_dir: str | Path | None = None, split: str = "tra
     unknown = sorted(str(k) for k in kwargs if k not in options)
     if unknown:
         raise InputError(f"{name} has no option(s) {', '.join(unknown)}; its options: {', '.join(options)}")
+    hints = typing.get_type_hints(cls.__init__)
+    kwargs = {k: check_value(hints[k], v, f"{name} option {k}") if k in hints else v for k, v in kwargs.items()}
     root = Path(data_dir) if data_dir is not None else default_data_root() / folder
     return cls(root, split, **kwargs)
 
