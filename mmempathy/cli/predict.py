@@ -149,8 +149,9 @@ def add_segment_options(parser: argparse.ArgumentParser, *, batch: bool = False)
         "--asr-model",
         default=defaults["asr_model"],
         metavar="{tiny.en,base,DIR}",
-        help="Whisper model: tiny.en (English, fastest) or base (multilingual), both installed with mmempathy; "
-        "or a CTranslate2 model directory (default: %(default)s)",
+        help="Whisper model: tiny.en (English, fastest) or base (multilingual), both installed with mmempathy "
+        "(base's first use writes 145 MB into $MMEMPATHY_CACHE, default ~/.cache/mmempathy); or a CTranslate2 "
+        "model directory (default: %(default)s)",
     )
     parser.add_argument("--asr-language", default=None, metavar="CODE", help="force the spoken language (e.g. en)")
     parser.add_argument(

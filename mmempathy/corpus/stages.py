@@ -4,10 +4,11 @@ stage (:func:`file_rows`: decoding, faces, voice activity, Whisper) and a model 
 
 from __future__ import annotations
 
+import logging
 import pickle
 import tempfile
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,6 +163,24 @@ def adapted_rows(fuser: EmotionFuser, rows: Iterator[dict[str, Any]], batch_size
         yield row(r["key"], "failed", 0, {"error": type(err).__name__, "message": f"model: {err}"})
 
 
+@contextmanager
+def quiet_ray() -> Iterator[None]:
+    """Ray's own notes off the terminal while it runs: its Python loggers (start-up, Ray Data's execution
+    plans) show errors only. Ray keeps its full logs in its session folder (``/tmp/ray/session_latest/logs``)."""
+    import ray.data  # noqa: F401  (it sets its loggers' levels when imported: set ours after)
+
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+@quiet_ray()
 def run_ray(
     model: EmotionFuser | str | Path,
     todo: list[dict[str, Any]],
@@ -179,7 +198,7 @@ def run_ray(
     started = not ray.is_initialized()
     if started:
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         except ConnectionError as err:
             raise InputError(f"cannot reach the Ray cluster at {address}: {err}") from None
     try:

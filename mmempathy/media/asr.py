@@ -99,6 +99,11 @@ def _join_base() -> Path:
     model = target / "model.bin"
     if model.is_file() and model.stat().st_size == expected:
         return target
+    # said, not logged quietly: 145 MB land in the user's home on first use
+    log.warning(
+        "writing the packaged Whisper base model (%d MB, once) into %s; set MMEMPATHY_CACHE to choose the folder",
+        round(expected / 1e6), target,
+    )  # fmt: skip
     target.mkdir(parents=True, exist_ok=True)
     for name, (path, _) in second.items():
         if not name.startswith("model.bin"):
