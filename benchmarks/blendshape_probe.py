@@ -14,11 +14,13 @@ at most of each class, drawn with a fixed seed) and read on person-grouped sets 
 
 Each with and without a **per-person shift** of the blendshape vectors (no labels used, but the
 person's other inputs, the test inputs included): ``mean`` moves the person's mean onto the training
-mean; ``bounded`` moves it at most ``--bound`` training standard deviations per score; ``calm`` moves
+mean; ``others`` does the same with the mean of the person's *other* clips (CK+: other sequences), so
+that no input shapes its own shift; ``bounded`` moves it at most ``--bound`` training standard
+deviations per score; ``calm`` moves
 the mean of the person's least emotional quarter (the frames the unshifted classifier finds most
 neutral) onto the mean of the training set's neutral faces. The same crops go through the face CNN of
-the shipped ``lite`` model (faces only), without and with the ``mean`` shift applied to its
-log-probabilities, and a late fusion (mean of the two probability vectors) is reported too.
+the shipped ``lite`` model (faces only), without and with the same shifts (``calm`` aside) applied to
+its log-probabilities, and a late fusion (mean of the two probability vectors) is reported too.
 
 Extracted features are cached under ``--cache`` (default ``/work/cache/blendshape_probe``, outside the
 repository). ``--private-test`` also scores FER2013 PrivateTest (touch it once, at the end).
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -53,7 +56,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CKPLUS = {"anger": "anger", "disgust": "disgust", "fear": "fear", "happy": "joy", "sadness": "sadness"}
 CKPLUS["surprise"] = "surprise"  # contempt has no default label: dropped
 NEUTRAL = DEFAULT_LABELS.index("neutral")
-SHIFTS = ("none", "mean", "bounded", "calm")
+SHIFTS = ("none", "mean", "others", "bounded", "calm")
 
 
 # --- the inputs: gray or RGB uint8 crops, default-space labels, and a person (group) id per crop -----------
@@ -73,7 +76,7 @@ def fer_images(root: Path, split: str, per_class: int | None, seed: int = 0) -> 
     if not paths:
         raise SystemExit(f"no FER2013 {split} images under {root}")
     crops = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
-    return {"crops": crops, "labels": np.array(labels), "groups": np.arange(len(paths))}
+    return {"crops": crops, "labels": np.array(labels), "groups": np.arange(len(paths)), "units": np.arange(len(paths))}
 
 
 def ckplus_images(root: Path, limit: int | None = None) -> dict:
@@ -85,6 +88,7 @@ def ckplus_images(root: Path, limit: int | None = None) -> dict:
         "crops": [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths],
         "labels": np.array([DEFAULT_LABELS.index(CKPLUS[p.parent.name]) for p in paths]),
         "groups": np.array([p.stem.split("_")[0] for p in paths]),
+        "units": np.array(["_".join(p.stem.split("_")[:2]) for p in paths]),  # the sequence
     }
 
 
@@ -99,7 +103,8 @@ def actor_crops(root: Path, face_size: int, limit: int | None = None) -> dict:
         crops += cut
         owner += [i] * len(cut)
     labels = [DEFAULT_LABELS.index(label_of(p)) for p in clips]
-    return {"crops": crops, "labels": np.array([labels[i] for i in owner]), "groups": np.array(owner)}
+    owner = np.array(owner)
+    return {"crops": crops, "labels": np.array([labels[i] for i in owner]), "groups": owner, "units": owner}
 
 
 def features(name: str, load, extractor: BlendshapeExtractor, fuser: EmotionFuser, cache: Path) -> dict:
@@ -145,11 +150,14 @@ def person_shift(
     bound: float = 0.5,
     calm: np.ndarray | None = None,
     calm_target: np.ndarray | None = None,
+    units: np.ndarray | None = None,
 ) -> np.ndarray:
     """``x`` with each group's reference point moved onto ``target`` (no labels used).
 
-    ``mean``: the group's mean; ``bounded``: the same move, clipped to ``bound * scale`` per feature;
-    ``calm``: the mean of the group's rows with the top-quarter ``calm`` score, moved onto ``calm_target``.
+    ``mean``: the group's mean; ``others``: for each of the group's ``units`` (a clip, a sequence), the
+    mean of the group's other units, so that no input shapes its own shift; ``bounded``: the ``mean``
+    move, clipped to ``bound * scale`` per feature; ``calm``: the mean of the group's rows with the
+    top-quarter ``calm`` score, moved onto ``calm_target``.
     """
     if mode == "none":
         return x
@@ -160,6 +168,12 @@ def person_shift(
             k = max(1, int(np.ceil(rows.sum() / 4)))
             chosen = np.flatnonzero(rows)[np.argsort(-calm[rows])[:k]]
             out[rows] += calm_target - x[chosen].mean(0)
+            continue
+        if mode == "others":
+            for unit in np.unique(units[rows]):
+                mine = rows & (units == unit)
+                rest = rows & ~mine
+                out[mine] += target - x[rest if rest.any() else mine].mean(0)
             continue
         move = target - x[rows].mean(0)
         if mode == "bounded":
@@ -210,7 +224,15 @@ def evaluate(train: dict, sets: dict[str, dict], *, bound: float, c: float) -> d
         rows = {}
         for mode in SHIFTS if by != "none" else ("none",):
             shifted = person_shift(
-                data["scores"], people, x_mean, mode=mode, scale=x_std, bound=bound, calm=calm, calm_target=neutral_mean
+                data["scores"],
+                people,
+                x_mean,
+                mode=mode,
+                scale=x_std,
+                bound=bound,
+                calm=calm,
+                calm_target=neutral_mean,
+                units=data.get("units"),
             )
             probs = probe.predict_proba(shifted)
             rows[f"blendshapes/{mode}"] = accuracy(probs, data["labels"], data["groups"], by=by)
@@ -218,8 +240,16 @@ def evaluate(train: dict, sets: dict[str, dict], *, bound: float, c: float) -> d
                 rows[f"blendshapes/{mode}/quality-weighted"] = accuracy(
                     probs, data["labels"], data["groups"], by=by, weights=data["quality"]
                 )
-            if mode in ("none", "mean"):
-                z = person_shift(np.log(data["cnn"] + 1e-9), people, cnn_log.mean(0), mode=mode)
+            if mode != "calm":
+                z = person_shift(
+                    np.log(data["cnn"] + 1e-9),
+                    people,
+                    cnn_log.mean(0),
+                    mode=mode,
+                    scale=cnn_log.std(0),
+                    bound=bound,
+                    units=data.get("units"),
+                )
                 cnn = np.exp(log_softmax(z))
                 rows[f"lite-cnn/{mode}"] = accuracy(cnn, data["labels"], data["groups"], by=by)
                 rows[f"fusion/{mode}"] = accuracy((cnn + probs) / 2, data["labels"], data["groups"], by=by)
@@ -281,7 +311,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.speed:
-        print(json.dumps({"ms_per_face": speed(), "machine": machine()}, indent=1))
+        timing = speed()
+        print(json.dumps({"ms_per_face": timing, "machine": machine(), "load_average": os.getloadavg()}, indent=1))
         return
     extractor = BlendshapeExtractor(refine=args.refine, threads=1)
     fuser = EmotionFuser.from_pretrained("lite", device="cpu")

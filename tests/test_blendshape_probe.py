@@ -42,6 +42,19 @@ def test_the_mean_shift_moves_each_persons_mean_onto_the_target(probe, rng):
     assert probe.person_shift(x, groups, target, mode="none") is x
 
 
+def test_the_others_shift_leaves_each_unit_out_of_its_own_reference(probe, rng):
+    x = rng.random((12, 2))
+    groups, clips = np.zeros(12), np.repeat([0, 1, 2], 4)
+    target = np.array([0.5, -0.5])
+    shifted = probe.person_shift(x, groups, target, mode="others", units=clips)
+    for clip in range(3):
+        rest = x[clips != clip].mean(0)
+        np.testing.assert_allclose(shifted[clips == clip], x[clips == clip] + target - rest)
+    # a person with one clip has no other clips: the shift falls back to their own mean
+    alone = probe.person_shift(x[:4], np.zeros(4), target, mode="others", units=np.zeros(4))
+    np.testing.assert_allclose(alone.mean(0), target)
+
+
 def test_the_bounded_shift_moves_at_most_the_bound(probe, rng):
     x = rng.random((20, 3)) + np.array([5.0, 0.0, 0.0])
     groups = np.repeat([0, 1], 10)
@@ -89,7 +102,7 @@ def test_blendshape_probe_smoke(tmp_path):
     )  # fmt: skip
     result = json.loads(out.read_text())
     assert result["setup"]["per_class"] == 6 and result["train"]["n"] == 6 * 7
-    assert set(result["ckplus"]) >= {"blendshapes/none", "blendshapes/mean", "lite-cnn/mean", "fusion/none"}
+    assert set(result["ckplus"]) >= {"blendshapes/none", "blendshapes/others", "lite-cnn/mean", "fusion/none"}
     assert result["actor05"]["blendshapes/calm"]["clips"] == 2
     assert all(0 <= row["accuracy"] <= 1 for row in result["ckplus"].values())
     assert (tmp_path / "cache" / "single-smoke6" / "ckplus.npz").is_file()
