@@ -121,6 +121,7 @@ def test_training_from_lite_starts_from_its_shipped_weights(tmp_path, capsys):
         ("typo.yaml", "data: {name: ravdess, val_spit: dev}\n", "unknown data key(s): val_spit"),
         ("path.yaml", "data: {train_csv: 5, labels: [a, b]}\n", "data.train_csv must be a string, not int 5"),
         ("opts.yaml", "data: {name: ravdess, options: {bogus: 1}}\n", "ravdess has no option(s) bogus; its options:"),
+        ("fold.yaml", "data: {name: ravdess, options: {fold: abc}}\n", "ravdess option fold must be an integer"),
     ],
 )
 def test_bad_run_files_are_one_line_and_run_nothing(tmp_path, capsys, no_model, name, text, message):
