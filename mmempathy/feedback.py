@@ -1159,6 +1159,7 @@ def adapt(
 def usable_corrections(fuser: Any, rows: Sequence[Correction]) -> tuple[list[Correction], dict[str, int]]:
     """The corrections this model can learn from, and how many were left out for each reason."""
     fingerprints = Fingerprints.of(fuser)
+    widths = {m: getattr(fuser.encoders[m.value], "output_dim", None) for m in fuser.modalities}
     usable, skipped = [], {}
     for c in rows:
         if c.label not in fuser.labels:
@@ -1167,6 +1168,8 @@ def usable_corrections(fuser: Any, rows: Sequence[Correction]) -> tuple[list[Cor
             reason = "encoded by other encoders"
         elif not any(m in fuser.modalities for m in c.encoded):
             reason = "with none of this model's modalities"
+        elif any(widths.get(m) not in (None, t.shape[-1]) for m, (t, _) in c.encoded.items()):
+            reason = "whose features are not as wide as this model's encoders give"
         else:
             usable.append(c)
             continue

@@ -23,10 +23,12 @@ from mmempathy.feedback import (
     delete_adapter,
     encode_samples,
     import_coach,
+    pack,
     record,
     record_segments_csv,
 )
 from mmempathy.hub import load_preset
+from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 
 pytest.importorskip("peft")
@@ -314,6 +316,14 @@ def test_damaged_rows_are_left_out_and_named(fuser, tmp_path, caplog):
     adapter = fuser.adapt(user="ana", store=store, settings={"steps": 2})
     assert adapter.info["corrections"] == 2
     assert adapter.info["skipped"] == {"with a label this model lacks": 1, "damaged": 3}
+    wide = pack({Modality.TEXT: (torch.zeros(3, 5), torch.ones(3, dtype=torch.bool))})  # a whole blob, 5 wide
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE corrections SET features = ? WHERE id = ?", (wide, ids[4]))
+    assert fuser.adapt(user="ana", store=store, settings={"steps": 2}).info["skipped"] == {
+        "with a label this model lacks": 1,
+        "whose features are not as wide as this model's encoders give": 1,
+        "damaged": 3,
+    }
     with sqlite3.connect(store) as db:
         db.execute("UPDATE corrections SET label = 'grumpy'")  # the row whose label was bytes is whole again
     with pytest.raises(InputError, match=r"no usable corrections .*\(4 with a label this model lacks, 2 damaged\)"):
