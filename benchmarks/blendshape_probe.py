@@ -18,9 +18,10 @@ mean; ``others`` does the same with the mean of the person's *other* clips (CK+:
 that no input shapes its own shift; ``bounded`` moves it at most ``--bound`` training standard
 deviations per score; ``calm`` moves
 the mean of the person's least emotional quarter (the frames the unshifted classifier finds most
-neutral) onto the mean of the training set's neutral faces. The same crops go through the face CNN of
-the shipped ``lite`` model (faces only), without and with the same shifts (``calm`` aside) applied to
-its log-probabilities, and a late fusion (mean of the two probability vectors) is reported too.
+neutral) onto the mean of the training set's neutral faces, and ``quiet`` does the same with the quarter
+whose expressive blendshapes (gaze and blinks aside) sum lowest. The same crops go through the face CNN
+of the shipped ``lite`` model (faces only), without and with the same shifts (``calm`` and ``quiet``
+aside) applied to its log-probabilities, and a late fusion (mean of the two probability vectors) is reported too.
 
 Extracted features are cached under ``--cache`` (default ``/work/cache/blendshape_probe``, outside the
 repository). ``--private-test`` also scores FER2013 PrivateTest (touch it once, at the end).
@@ -49,14 +50,16 @@ from mmempathy import EmotionFuser
 from mmempathy.data.fer2013 import FOLDER_CLASSES
 from mmempathy.data.fer2013 import LABEL_MAP as FER_MAP
 from mmempathy.labels import DEFAULT_LABELS
-from mmempathy.media.blendshapes import BlendshapeExtractor
+from mmempathy.media.blendshapes import BLENDSHAPES, BlendshapeExtractor
 from mmempathy.media.pipeline import VideoConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CKPLUS = {"anger": "anger", "disgust": "disgust", "fear": "fear", "happy": "joy", "sadness": "sadness"}
 CKPLUS["surprise"] = "surprise"  # contempt has no default label: dropped
 NEUTRAL = DEFAULT_LABELS.index("neutral")
-SHIFTS = ("none", "mean", "others", "bounded", "calm")
+SHIFTS = ("none", "mean", "others", "bounded", "calm", "quiet")
+# the blendshapes that move with expression (gaze and blinks do not), summed into the ``quiet`` shift's activity
+EXPRESSIVE = [i for i, name in enumerate(BLENDSHAPES) if not name.startswith(("_neutral", "eyeLook", "eyeBlink"))]
 
 
 # --- the inputs: gray or RGB uint8 crops, default-space labels, and a person (group) id per crop -----------
@@ -220,17 +223,18 @@ def evaluate(train: dict, sets: dict[str, dict], *, bound: float, c: float) -> d
         by = "person" if name == "ckplus" else "clip" if name.startswith("actor05") else "none"
         # the people: CK+ subjects; every clip of actor 05 is the same person
         people = np.zeros(len(data["labels"])) if by == "clip" else data["groups"]
-        calm = probe.predict_proba(data["scores"])[:, NEUTRAL]
+        # what marks a person's least emotional frames: the classifier's neutral probability, or little activity
+        calm = {"calm": probe.predict_proba(data["scores"])[:, NEUTRAL], "quiet": -data["scores"][:, EXPRESSIVE].sum(1)}
         rows = {}
         for mode in SHIFTS if by != "none" else ("none",):
             shifted = person_shift(
                 data["scores"],
                 people,
                 x_mean,
-                mode=mode,
+                mode="calm" if mode in calm else mode,
                 scale=x_std,
                 bound=bound,
-                calm=calm,
+                calm=calm.get(mode),
                 calm_target=neutral_mean,
                 units=data.get("units"),
             )
@@ -240,7 +244,7 @@ def evaluate(train: dict, sets: dict[str, dict], *, bound: float, c: float) -> d
                 rows[f"blendshapes/{mode}/quality-weighted"] = accuracy(
                     probs, data["labels"], data["groups"], by=by, weights=data["quality"]
                 )
-            if mode != "calm":
+            if mode not in calm:
                 z = person_shift(
                     np.log(data["cnn"] + 1e-9),
                     people,
