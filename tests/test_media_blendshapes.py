@@ -89,6 +89,11 @@ def test_no_crops_give_empty_arrays_and_bad_crops_an_input_error(extractor):
         extractor([np.zeros((48, 48, 3), np.float32)])
     with pytest.raises(InputError, match="shape"):
         extractor([np.zeros((48, 48, 2), np.uint8)])
+    with pytest.raises(InputError, match=r"\[F, H, W, 3\]"):  # one crop, not a list of them
+        extractor(np.zeros((48, 48, 3), np.uint8))
+    # a batch array is read crop by crop, as the list of the same crops
+    batch = np.stack([np.full((40, 40, 3), 90, np.uint8), np.full((40, 40, 3), 200, np.uint8)])
+    np.testing.assert_array_equal(extractor(batch).scores, extractor(list(batch)).scores)
 
 
 @needs_litert

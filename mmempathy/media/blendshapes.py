@@ -17,7 +17,8 @@ rigid fit of the landmarks onto MediaPipe's canonical face mesh (the ``.task`` f
 metadata), as its own pipeline does.
 
 Bad crops (documented behaviour): anything that is not a uint8 ``[H, W]`` / ``[H, W, 3]`` /
-``[H, W, 4]`` image raises :class:`~mmempathy.errors.InputError`; a crop without a face gives a
+``[H, W, 4]`` image raises :class:`~mmempathy.errors.InputError`, and so does one crop passed where a
+list or an ``[F, H, W, 3]`` array of them is expected; a crop without a face gives a
 low :attr:`FaceBlendshapes.presence` and :attr:`FaceBlendshapes.quality` (its scores mean nothing).
 
 Example:
@@ -39,7 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mmempathy.errors import CheckpointError, MMEmpathyError
+from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
 from mmempathy.media.faces import as_rgb
 
 MODEL = Path(__file__).resolve().parent.parent / "assets" / "face_landmarker" / "face_landmarker.task"
@@ -147,7 +148,13 @@ class BlendshapeExtractor:
         self._canonical, self._weights = _canonical_mesh(members[_MEMBERS[2]])
 
     def __call__(self, crops: Sequence[np.ndarray] | np.ndarray) -> FaceBlendshapes:
-        """Blendshapes of each crop (uint8 RGB ``[H, W, 3]``, RGBA or gray ``[H, W]``; any size)."""
+        """Blendshapes of each crop (uint8 RGB ``[H, W, 3]``, RGBA or gray ``[H, W]``; any size), given as a
+        list or as one ``[F, H, W, 3]`` / ``[F, H, W]`` array."""
+        if isinstance(crops, np.ndarray) and (
+            crops.ndim not in (3, 4) or (crops.ndim == 3 and crops.shape[-1] in (3, 4))
+        ):
+            # a lone [H, W, 3] crop would otherwise be read as H gray crops of W x 3 pixels
+            raise InputError(f"crops must be a list of images or an [F, H, W, 3] / [F, H, W] array, got {crops.shape}")
         rows = [self._one(as_rgb(crop)) for crop in crops]
         if not rows:
             return FaceBlendshapes(
