@@ -167,6 +167,7 @@ def person_shifts(
     *,
     neutral: int | None,
     settings: BaselineSettings,
+    informs: Sequence[bool] | None = None,
 ) -> Adaptation:
     """Each item's shift under its person's baseline.
 
@@ -177,6 +178,9 @@ def person_shifts(
         reference: The modality's ``{"mean": [C], "spread": s}`` (see :class:`BaselineSettings`).
         neutral: Index of the neutral label (``None``: every segment counts alike).
         settings: See :class:`BaselineSettings`.
+        informs: Per item, whether it may inform its person's baseline (default: all); an item that may
+            not is still read against it. The video pipeline leaves out windows with little speech,
+            which vary with where the window falls rather than with the person.
     """
     out = Adaptation(torch.zeros_like(logp), [0] * len(people), [0.0] * len(people))
     z = centred(logp.float())
@@ -186,13 +190,14 @@ def person_shifts(
         if p is not None:
             groups.setdefault(p, []).append(i)
     for members in groups.values():
-        if len(members) < settings.min_segments:
+        basis = [i for i in members if informs is None or informs[i]]
+        if len(basis) < settings.min_segments:
             continue
-        zs = z[members]
+        zs = z[basis]
         weight = strength(zs, float(reference["spread"]), settings.gate)
         out.shift[members] = (weight * estimate(zs, mean, neutral=neutral, settings=settings)).to(out.shift.dtype)
         for i in members:
-            out.segments[i], out.strength[i] = len(members), weight
+            out.segments[i], out.strength[i] = len(basis), weight
     return out
 
 
@@ -254,13 +259,23 @@ class BaselineReader:
         self.logp: dict[Modality, list[torch.Tensor]] = {m: [] for m in self.adapted}
         self.present: list[torch.Tensor] = []
         self.people: dict[str, list[Hashable | None]] = {m.value: [] for m in self.adapted}
+        self.informs: dict[str, list[bool]] = {m.value: [] for m in self.adapted}
 
     @torch.no_grad()
     def add(
-        self, samples: Sequence[Sample], person: Sequence[Any], *, batch_size: int = 16, progress: bool = False
+        self,
+        samples: Sequence[Sample],
+        person: Sequence[Any],
+        *,
+        batch_size: int = 16,
+        progress: bool = False,
+        informs: Sequence[Mapping[str, bool]] | None = None,
     ) -> None:
-        """Encode ``samples`` (``person``: one id, a ``{modality: id}`` mapping or ``None`` per sample)."""
+        """Encode ``samples`` (``person``: one id, a ``{modality: id}`` mapping or ``None`` per sample;
+        ``informs``: per sample, the modalities that may not inform the baseline mapped to ``False``)."""
         people = people_by_modality(person, len(samples), [m.value for m in self.adapted])
+        for m in self.adapted:
+            self.informs[m.value] += [True if informs is None else bool(i.get(m.value, True)) for i in informs]
         fuser = self.fuser
         fuser.warn_if_untrained()
         was_training = fuser.training
@@ -312,7 +327,9 @@ class BaselineReader:
             people = [p if present[i, col] else None for i, p in enumerate(self.people[m.value])]
             reference = self.settings.reference[m.value]
             logp = torch.cat(self.logp[m])
-            adaptations[m] = person_shifts(logp, people, reference, neutral=neutral, settings=self.settings)
+            adaptations[m] = person_shifts(
+                logp, people, reference, neutral=neutral, settings=self.settings, informs=self.informs[m.value]
+            )
         return adaptations
 
     def _fuse(self, batches: list[tuple[int, Encoded]], adaptations: dict[Modality, Adaptation]) -> list[EmotionResult]:

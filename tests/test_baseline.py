@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from mmempathy.baseline import BaselineSettings, people_by_modality, person_shifts
@@ -203,3 +205,43 @@ def test_corpus_reads_each_file_against_its_people(calibrated, two_people, tmp_p
     timeline = calibrated.predict_video(two_people, config=config)
     assert list(rows["baseline_face"]) == [s.baseline.get("face", {}).get("segments", 0) for s in timeline]
     assert rows["p_anger"].to_numpy() == pytest.approx([s.probs["anger"] for s in timeline], abs=1e-5)
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_ravdess = pytest.mark.skipif(not (DATA / "ravdess").is_dir(), reason="needs ../shared/data/ravdess")
+
+
+@pytest.fixture(scope="module")
+def lite():
+    from mmempathy import EmotionFuser
+
+    return EmotionFuser.from_pretrained("lite", device="cpu")
+
+
+def recording(tmp_path, actor: int, pattern: str) -> Path:
+    """One RAVDESS actor's clips of ``pattern`` back to back, as one recording."""
+    clips = sorted((DATA / "ravdess" / f"Actor_{actor:02d}").glob(pattern))
+    path = tmp_path / f"actor{actor}.wav"
+    sf.write(path, np.concatenate([sf.read(str(c), dtype="float32")[0] for c in clips]), 16000)
+    return path
+
+
+@pytest.mark.shared_data
+@needs_ravdess
+@pytest.mark.parametrize("actor", [19, 22])  # test actors whose angry voice an ungated baseline erased
+def test_real_voice_angry_throughout_stays_angry(lite, tmp_path, actor):
+    path = recording(tmp_path, actor, "03-01-05-*.flac")  # every angry clip of the actor
+    plain = lite.predict_video(path, asr="off", adapt="off")
+    adapted = lite.predict_video(path, asr="off")
+    assert adapted.meta["adapt"]["applied"]
+    angry = [sum(s.dominant == "anger" for s in t) for t in (plain, adapted)]
+    assert angry[0] > len(plain) / 2 and angry[1] == angry[0]
+
+
+@pytest.mark.shared_data
+@needs_ravdess
+def test_real_voice_varied_recording_is_adapted(lite, tmp_path):
+    path = recording(tmp_path, 19, "03-01-0[1-8]-01-01-*.flac")  # one sentence in every emotion, twice
+    adapted = lite.predict_video(path, asr="off")
+    strengths = {s.baseline["audio"]["strength"] for s in adapted if "audio" in s.baseline}
+    assert strengths == {1.0}

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,10 @@ class Pacer:
 
     Also keeps the wall-clock time at which media time 0 was live (:attr:`origin`), so that the
     delay of each result (:meth:`latency`) can be told. Items that come in late (a slow source,
-    or a model that cannot keep up) pass at once; the lateness shows in the latency.
+    or a model that cannot keep up) pass at once; the lateness shows in the latency. An unpaced
+    source's origin is its best pace so far: a segment's latency counts from the best pace known
+    when its end came in, so a source faster than real time (a file piped in) does not make its
+    early segments look as late as the media read after them.
 
     Args:
         realtime: Sleep until each item is due; without it the source sets the pace.
@@ -70,6 +74,8 @@ class Pacer:
         self.sleep = sleep
         self.origin: float | None = None  # wall-clock time of media time 0
         self.slept = 0.0  # seconds spent waiting for items to be due
+        # unpaced: (media time first reached, origin then), oldest first; queries drop what they pass
+        self._marks: deque[tuple[float, float]] = deque(maxlen=100_000)
 
     def __call__(self, items: Iterable[VideoFrame | AudioChunk]) -> Iterator[VideoFrame | AudioChunk]:
         for item in items:
@@ -84,13 +90,23 @@ class Pacer:
                     self.slept += wait
             else:  # the earliest an item was there: results are measured against the source's best pace
                 self.origin = min(self.origin, now - due)
+                if not self._marks or due > self._marks[-1][0]:
+                    self._marks.append((due, self.origin))
             yield item
 
     def latency(self, media_time: float) -> float | None:
         """Wall-clock seconds since ``media_time`` was live (``None`` before anything was read)."""
         if self.origin is None:
             return None
-        return self.clock() - (self.origin + media_time / self.speed)
+        due = media_time / self.speed
+        return self.clock() - (self._origin_at(due) + due)
+
+    def _origin_at(self, due: float) -> float:
+        """The origin as it stood when the item holding ``due`` came in (paced sources: the only one)."""
+        marks = self._marks
+        while len(marks) > 1 and marks[0][0] < due:  # segments end in time order: what they pass is not asked again
+            marks.popleft()
+        return marks[0][1] if marks and marks[0][0] >= due else self.origin
 
 
 @dataclass
@@ -137,6 +153,7 @@ def stream(
     from mmempathy.media.pipeline import (
         _resolve,
         baseline_reader,
+        informs_of,
         iter_samples,
         people_of,
         predict_segments,
@@ -159,7 +176,7 @@ def stream(
             if reader is None:
                 (segment,) = predict_segments(fuser, [sample])
             else:
-                reader.add([sample], [people_of(sample)], batch_size=1)
+                reader.add([sample], [people_of(sample)], batch_size=1, informs=[informs_of(sample)])
                 (segment,) = segments_of([sample], reader.latest())
             yield LiveSegment(**vars(segment), latency=pacer.latency(segment.end), wall=pacer.clock() - opened)
     finally:

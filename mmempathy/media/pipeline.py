@@ -594,6 +594,17 @@ def people_of(sample: Sample) -> dict[str, Any]:
     return {"face": None if track is None else f"face-{track}", "audio": "voice"}
 
 
+BASELINE_SPEECH = 1.5  # seconds of speech a segment needs to inform its voice's baseline
+
+
+def informs_of(sample: Sample) -> dict[str, bool]:
+    """Whether a segment may inform its voice's baseline: a window that catches a pause or the edge of a
+    sentence reads differently from one full of speech for reasons of its own (on RAVDESS recordings cut
+    in 3-s windows, such windows made a voice angry throughout look as varied as a mixed one)."""
+    speech = sample.meta.get("speech")
+    return {"audio": speech is None or speech >= BASELINE_SPEECH}
+
+
 def adapt_report(adapt: str, reader: BaselineReader | None, segments: list[Segment]) -> dict[str, Any]:
     """``Timeline.meta["adapt"]``: the mode, and per modality how many segments were read against a baseline."""
     if reader is None:
@@ -617,7 +628,7 @@ def read_batch(
     """Predict a batch now, or (with a person baseline) encode it now and predict once all are read."""
     if reader is None:
         return predict_segments(fuser, batch)
-    reader.add(batch, [people_of(s) for s in batch], batch_size=len(batch))
+    reader.add(batch, [people_of(s) for s in batch], batch_size=len(batch), informs=[informs_of(s) for s in batch])
     kept += [replace(s, audio=None, faces=None, features=None) for s in batch]  # what segments_of reads
     return []
 
