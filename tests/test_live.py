@@ -12,9 +12,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from mmempathy.errors import InputError
 from mmempathy.media.decode import AudioChunk, VideoFrame
@@ -279,3 +282,101 @@ def test_append_adds_rows_under_one_header_and_overwrite_replaces(media, tmp_pat
     assert main(["live", str(media["clip"]), *QUICK, "--csv", str(other), "--append"]) == 2
     assert "has other columns than this model writes" in capsys.readouterr().err
     assert other.read_text() == "start,end,joy\n0,2,0.5\n"
+
+
+# --- fast pipes, stalled pipes, full disks and bytes that are not media (issue 25) ------------------------
+
+
+def test_a_source_faster_than_real_time_is_not_counted_late_for_what_came_after():
+    """A pipe delivers 100 s of media in 1 s, and the results come at its end (a stream that ended early
+    held the windows back): each latency counts from when its end came in, not from the file's last second."""
+    clock = FakeClock()
+    pacer = Pacer(False, clock=clock, sleep=clock.sleep)
+    arrived = {}
+    for item in pacer(VideoFrame(float(t), np.zeros((2, 2, 3), np.uint8)) for t in range(101)):
+        arrived[item.time] = clock.now
+        clock.now += 0.01
+    clock.now += 0.5  # the results are ready half a second after the last frame came in
+    for end in (2.0, 50.0, 100.0):
+        assert pacer.latency(end) == pytest.approx(clock.now - arrived[end])  # 1.5 s down to 0.5 s, not 100 s
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(
+    steps=st.lists(st.tuples(st.floats(0.0, 5.0), st.floats(0.0, 5.0)), min_size=1, max_size=30),
+    realtime=st.booleans(),
+    query=st.integers(0, 29),
+)
+def test_fuzz_a_latency_is_never_negative_nor_longer_than_the_source_has_been_read(steps, realtime, query):
+    """Frames of any pace (media and wall-clock steps): the latency of a segment ending at a frame that was
+    read is at least 0 (no result before its data) and at most the time since the first frame came."""
+    clock = FakeClock()
+    pacer = Pacer(realtime, clock=clock, sleep=clock.sleep)
+    times = np.cumsum([media for media, _ in steps])
+    first = None
+    for _item, (_, wall) in zip(pacer(VideoFrame(float(t), np.zeros((1, 1, 3), np.uint8)) for t in times), steps):
+        first = clock.now if first is None else first
+        clock.now += wall
+    latency = pacer.latency(float(times[query % len(times)]))
+    assert -1e-6 <= latency <= clock.now - first + 1e-6
+
+
+def test_a_pipe_faster_than_real_time_reports_latencies_within_its_run(tmp_path):
+    clip = write_clip(tmp_path / "short_video.ts", frames(1.0), fps=FPS, audio=tone(40.0))  # video stops at 1 s
+    with open(clip, "rb") as stdin:
+        done = subprocess.run([*CLI, "-", *QUICK], stdin=stdin, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == 20 and lines[-1]["end"] == pytest.approx(40.0, abs=0.1)
+    # 40 s of media read in about a second: no result can be later than the run itself (it said 38 s)
+    assert all(0 <= x["latency"] <= x["wall"] + 0.05 for x in lines), [(x["latency"], x["wall"]) for x in lines]
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="standard input is waited on with select()")
+@pytest.mark.parametrize("sent", [0.0, 0.5])
+def test_timeout_ends_a_stalled_stdin_pipe(media, sent):
+    """The writer of the pipe keeps it open and sends nothing (more): FFmpeg alone would wait for ever."""
+    data = media["ts"].read_bytes()
+    cmd = [*CLI, "-", *QUICK, "--timeout", "1.5"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(data[: int(len(data) * sent)])
+        proc.stdin.flush()
+        status = proc.wait(timeout=120)  # the pipe is still open here
+    finally:
+        proc.kill()
+        proc.stdin.close()
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    assert "Traceback" not in err
+    if not sent:
+        assert status == 2 and "nothing came on standard input in 1.5 s (--timeout)" in err, err
+    else:  # what came before the stall is predicted, as when a network stream times out
+        assert status == 0 and "sent nothing for 1.5 s (--timeout): the stream ends there" in err, err
+        assert 1 <= len(out.splitlines()) < 3
+
+
+def test_a_full_disk_under_csv_or_stdout_is_one_line(media, tmp_path):
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    table = tmp_path / "live.csv"
+    table.symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+    run = [*CLI, str(media["clip"]), *QUICK, "--no-realtime"]
+    done = subprocess.run([*run, "--csv", str(table), "--overwrite"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"mmempathy: error: cannot write --csv {table} after 0 row(s): No space left on device"
+    )
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(run, stdout=full, stderr=subprocess.PIPE, text=True, timeout=180)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith("error: cannot write standard output: No space left on device")
+
+
+def test_random_bytes_that_ffmpeg_reads_as_text_art_are_refused(tmp_path, capsys):
+    from mmempathy.cli import main
+
+    junk = tmp_path / "capture.bin"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes())  # 200 kB: "bin"
+    assert main(["live", str(junk), *QUICK, "--no-realtime"]) == 2  # it said "0 segment(s)" and exited 0
+    err = capsys.readouterr().err
+    assert "could only read it as text art (bin)" in err and "0 segment(s)" not in err

@@ -147,8 +147,13 @@ def _emit(segment: Any, writer: _CsvRows | None) -> None:
     from dataclasses import asdict
 
     line = {"start": segment.start, "end": segment.end, "dominant": segment.dominant, **asdict(segment)}
-    sys.stdout.write(json.dumps(line) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:  # standard output sent to a full disk: one line, not a traceback
+        raise InputError(f"cannot write standard output: {err.strerror or err}") from err
     if writer is not None:
         writer.write(segment)
 
@@ -194,8 +199,11 @@ class _CsvRows:
                 self.writer.writeheader()
         row = segment_row(segment, self.labels, self.mods)
         row = {k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
-        self.writer.writerow({**row, "latency": segment.latency, "wall": segment.wall})
-        self.file.flush()
+        try:
+            self.writer.writerow({**row, "latency": segment.latency, "wall": segment.wall})
+            self.file.flush()
+        except OSError as err:  # a full disk: the rows flushed before stay whole, this one may be cut short
+            raise InputError(f"cannot write --csv {self.path} after {self.rows} row(s): {err.strerror or err}") from err
         self.rows += 1
 
     def __enter__(self) -> _CsvRows:
@@ -203,7 +211,11 @@ class _CsvRows:
 
     def __exit__(self, *exc: object) -> None:
         if self.file is not None:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError as err:  # what a failed write left in the buffer fails again: said once, by write
+                if exc[0] is None:
+                    raise InputError(f"cannot write --csv {self.path}: {err.strerror or err}") from err
 
 
 class _Stop:

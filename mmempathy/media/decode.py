@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 # Demuxers that read one still image (FFmpeg opens a JPEG whatever its name): not a video.
 STILL_IMAGE_FORMATS = ("image2", "image2pipe")
+# FFmpeg's text-art demuxers: they take any bytes (a .bin of random data decodes as one "video" frame).
+TEXT_ART_FORMATS = ("bin", "tty", "idf", "xbin", "adf")
 # A file whose packets keep failing is not worth decoding to the end.
 MAX_DECODE_ERRORS = 50
 
@@ -112,6 +114,12 @@ def open_media(path: str | Path | LiveSource) -> av.container.InputContainer:
         raise InputError(
             f"no decodable audio or video stream in {path}: it is a still image ({demuxer.removesuffix('_pipe')}), "
             "not a video or audio file"
+        )
+    if demuxer in TEXT_ART_FORMATS:
+        container.close()
+        raise InputError(
+            f"no decodable audio or video stream in {path}: FFmpeg could only read it as text art ({demuxer}), "
+            "as it reads any bytes; not a video or audio file"
         )
     return container
 

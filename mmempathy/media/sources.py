@@ -20,17 +20,23 @@ Example:
 
 from __future__ import annotations
 
+import io
+import logging
+import os
 import re
+import select
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mmempathy.errors import InputError
 
 if TYPE_CHECKING:
     import av
+
+log = logging.getLogger(__name__)
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp")
 # FFmpeg options per scheme: RTSP over TCP (no lost packets on busy networks), HTTP reconnecting.
@@ -69,8 +75,11 @@ class LiveSource:
         """Open the source, every failure as one :class:`InputError` naming it."""
         import av
 
+        # FFmpeg's timeout never fires on a pipe that stalls: its read blocks. Ours waits at most `timeout`.
+        stdin = self.kind == "stdin" and self.url == "pipe:0" and os.name == "posix"
+        target = TimedStdin(self.timeout) if stdin else self.url
         try:
-            return av.open(self.url, mode="r", format=self.format, options=dict(self.options), timeout=self.timeout)
+            return av.open(target, mode="r", format=self.format, options=dict(self.options), timeout=self.timeout)
         except av.error.FFmpegError as err:
             hint = {
                 "camera": " (is the camera connected, and free? list Linux cameras with `ls /dev/video*`)",
@@ -78,6 +87,42 @@ class LiveSource:
                 "stdin": " (pipe a streamable container: MPEG-TS, Matroska, fragmented MP4)",
             }.get(self.kind, "")
             raise InputError(f"cannot open live source {self.url}: {err.strerror or err}{hint}") from None
+
+
+class TimedStdin(io.RawIOBase):
+    """Standard input as FFmpeg reads it, each read waiting at most ``timeout`` seconds for data.
+
+    A pipe that sends nothing from the start is an :class:`InputError`; one that stalls after sending
+    something ends the stream there, with a warning, as a network stream that times out does (the
+    segments it completed are kept).
+    """
+
+    def __init__(self, timeout: float, fd: int | None = None) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.fd = sys.stdin.fileno() if fd is None else fd
+        self.received = 0
+        self.stalled = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.stalled:  # FFmpeg may ask again before it returns: an error raised twice would be printed
+            return 0
+        ready, _, _ = select.select([self.fd], [], [], self.timeout)
+        if not ready:
+            self.stalled = True
+            if not self.received:
+                raise InputError(
+                    f"cannot open live source pipe:0: nothing came on standard input in {self.timeout:g} s (--timeout)"
+                )
+            log.warning("standard input sent nothing for %g s (--timeout): the stream ends there", self.timeout)
+            return 0
+        data = os.read(self.fd, len(buffer))
+        buffer[: len(data)] = data
+        self.received += len(data)
+        return len(data)
 
 
 def parse_source(
