@@ -407,9 +407,15 @@ class OnnxEmotionFuser:
         return results if batched else results[0]
 
     def predict_samples(
-        self, samples: Sequence[Sample], *, batch_size: int = 16, progress: bool = False
+        self, samples: Sequence[Sample], *, batch_size: int = 16, progress: bool = False, person: Any = None
     ) -> list[EmotionResult]:
-        """Predict for many :class:`Sample` objects, in batches."""
+        """Predict for many :class:`Sample` objects, in batches (``person`` must be ``None``: an export reads
+        every item plainly; the person baseline needs the PyTorch model)."""
+        if person is not None:
+            raise InputError(
+                "an ONNX export reads every item on its own: the person baseline (person=...) needs the PyTorch "
+                "model (EmotionFuser.from_pretrained); pass person=None"
+            )
         self.warn_if_untrained()
         results: list[EmotionResult] = []
         for start in tqdm(range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"):

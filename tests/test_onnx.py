@@ -148,7 +148,7 @@ def test_predict_api_and_video(lite, lite_export):
     with pytest.raises(InputError, match="no usable modality"):
         onnx_fuser.predict()
     ours = onnx_fuser.predict_video(DEMO / "demo.mp4", subtitles=DEMO / "demo.srt")
-    theirs = lite.predict_video(DEMO / "demo.mp4", subtitles=DEMO / "demo.srt")
+    theirs = lite.predict_video(DEMO / "demo.mp4", subtitles=DEMO / "demo.srt", adapt="off")  # an export reads plainly
     assert [s.present for s in ours] == [s.present for s in theirs] and len(ours) == 6
     assert max(abs(a.probs[k] - b.probs[k]) for a, b in zip(ours, theirs) for k in a.probs) <= TOLERANCE
 
