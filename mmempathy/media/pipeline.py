@@ -24,6 +24,9 @@ Memory: besides the model, the stream holds the frames (face crops) and audio of
 still open, the audio from the first speech not yet transcribed (at most about a minute: Whisper
 calls take up to 28 s of speech and wait at most 30 s for more), the words of open segments, and
 per 32 ms of audio one VAD probability and label (about 0.5 MB an hour). No stream is held whole.
+With the person baseline (``adapt="auto"``, :mod:`mmempathy.baseline`) every segment's encoder outputs are
+kept until the end, when the faces and voice are read again against their people's baselines: about
+0.15 MB a segment with ``lite`` (some 170 MB for an hour of 3-s windows); ``adapt="off"`` keeps memory flat.
 
 Example:
     >>> from mmempathy import EmotionFuser  # doctest: +SKIP
