@@ -26,7 +26,8 @@ calls take up to 28 s of speech and wait at most 30 s for more), the words of op
 per 32 ms of audio one VAD probability and label (about 0.5 MB an hour). No stream is held whole.
 With the person baseline (``adapt="auto"``, :mod:`mmempathy.baseline`) every segment's encoder outputs are
 kept until the end, when the faces and voice are read again against their people's baselines: about
-0.15 MB a segment with ``lite`` (some 170 MB for an hour of 3-s windows); ``adapt="off"`` keeps memory flat.
+0.25 MB a segment with ``lite`` (measured on the demo clip: text, voice and face; some 300 MB for an hour of
+3-s windows); ``adapt="off"`` keeps memory flat.
 
 Example:
     >>> from mmempathy import EmotionFuser  # doctest: +SKIP
