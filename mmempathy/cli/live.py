@@ -191,6 +191,7 @@ class _CsvRows:
 
         if self.file is None:
             try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.file = open(self.path, "a" if self.append else "w", newline="", encoding="utf-8")
             except OSError as err:
                 raise InputError(f"cannot write --csv {self.path}: {err}") from err
