@@ -7,6 +7,7 @@ import csv
 import functools
 import http.server
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -380,3 +381,23 @@ def test_random_bytes_that_ffmpeg_reads_as_text_art_are_refused(tmp_path, capsys
     assert main(["live", str(junk), *QUICK, "--no-realtime"]) == 2  # it said "0 segment(s)" and exited 0
     err = capsys.readouterr().err
     assert "could only read it as text art (bin)" in err and "0 segment(s)" not in err
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="standard input is waited on with select()")
+def test_timed_stdin_reads_what_comes_and_gives_up_after_the_timeout(caplog):
+    from mmempathy.media.sources import TimedStdin
+
+    read_end, write_end = os.pipe()
+    try:
+        silent = TimedStdin(0.2, fd=read_end)
+        started = time.monotonic()
+        with pytest.raises(InputError, match="nothing came on standard input in 0.2 s"):
+            silent.read(10)
+        assert 0.15 < time.monotonic() - started < 5 and silent.read(10) == b""  # then at its end, quietly
+        os.write(write_end, b"abc")
+        stalled = TimedStdin(0.2, fd=read_end)
+        assert stalled.read(10) == b"abc"
+        assert stalled.read(10) == b"" and "sent nothing for 0.2 s" in caplog.text  # the writer keeps it open
+    finally:
+        os.close(read_end)
+        os.close(write_end)

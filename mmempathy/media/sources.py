@@ -100,7 +100,7 @@ class TimedStdin(io.RawIOBase):
     def __init__(self, timeout: float, fd: int | None = None) -> None:
         super().__init__()
         self.timeout = timeout
-        self.fd = sys.stdin.fileno() if fd is None else fd
+        self.fd = 0 if fd is None else fd  # FFmpeg's pipe:0, whatever sys.stdin is now (a test's capture)
         self.received = 0
         self.stalled = False
 
