@@ -49,6 +49,7 @@ INSTALL = {
     "peft": "pip install 'mmempathy[train]'",
     "tensorboard": "pip install 'mmempathy[train]'",
     "sklearn": "pip install 'mmempathy[bench]'",
+    "ai_edge_litert": "pip install 'mmempathy[faces]'",
     "gymnasium": "pip install 'mmempathy[rl]'",
     "stable_baselines3": "pip install 'mmempathy[rl]'",
 }

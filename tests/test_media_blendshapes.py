@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
+from mmempathy.errors import CheckpointError, InputError
+from mmempathy.extras import MissingPackageError
 from mmempathy.media import blendshapes as blendshapes_module
 from mmempathy.media.blendshapes import BLENDSHAPES, MODEL, BlendshapeExtractor
 from mmempathy.media.decode import iter_frames
@@ -124,6 +125,7 @@ def test_a_damaged_shipped_file_is_refused_before_loading(tmp_path, monkeypatch)
 
 
 def test_without_the_runtime_the_error_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # makes the import fail
-    with pytest.raises(MMEmpathyError, match=r"pip install 'mmempathy\[faces\]'"):
+    for name in ("ai_edge_litert", "ai_edge_litert.interpreter"):  # the import now fails as without the extra
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(MissingPackageError, match=r"BlendshapeExtractor needs ai_edge_litert.*'mmempathy\[faces\]'"):
         BlendshapeExtractor()

@@ -40,7 +40,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
+from mmempathy.errors import CheckpointError, InputError
+from mmempathy.extras import needs
 from mmempathy.media.faces import as_rgb
 
 MODEL = Path(__file__).resolve().parent.parent / "assets" / "face_landmarker" / "face_landmarker.task"
@@ -119,7 +120,7 @@ class BlendshapeExtractor:
         threads: LiteRT's threads.
 
     Raises:
-        MMEmpathyError: ``ai-edge-litert`` is not installed (``pip install 'mmempathy[faces]'``).
+        MissingPackageError: ``ai-edge-litert`` is not installed (``pip install 'mmempathy[faces]'``).
         CheckpointError: The model file is missing, is not a Face Landmarker ``.task`` file, or (the
             shipped one) differs from the file mmempathy was released with.
 
@@ -132,10 +133,8 @@ class BlendshapeExtractor:
     def __init__(
         self, *, crop_margin: float = 0.05, refine: bool = False, model: str | Path | None = None, threads: int = 1
     ):
-        try:
+        with needs("BlendshapeExtractor"):
             from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise MMEmpathyError("face blendshapes need ai-edge-litert: pip install 'mmempathy[faces]'") from None
         members = _read_task(Path(model) if model is not None else MODEL, check=model is None)
         self.crop_margin, self.refine = crop_margin, refine
         try:
