@@ -50,6 +50,7 @@ INSTALL = {
     "tensorboard": "pip install 'mmempathy[train]'",
     "sklearn": "pip install 'mmempathy[bench]'",
     "ai_edge_litert": "pip install 'mmempathy[faces]'",
+    "captum": "pip install 'mmempathy[explain]'",
     "gymnasium": "pip install 'mmempathy[rl]'",
     "stable_baselines3": "pip install 'mmempathy[rl]'",
 }

@@ -231,12 +231,20 @@ class EmotionFuser(nn.Module):
         return {m: mask & ~other[:, None] if m in self.excluded else mask for m, mask in masks.items()}
 
     def fuse(
-        self, encoded: Encoded, labels: torch.Tensor | None = None, *, shift: dict[Modality, torch.Tensor] | None = None
+        self,
+        encoded: Encoded,
+        labels: torch.Tensor | None = None,
+        *,
+        shift: dict[Modality, torch.Tensor] | None = None,
+        head_gradients: bool = False,
     ) -> FuserOutput:
         """Fusion and heads on encoder outputs (the part that runs on cached features).
 
         ``shift`` (a person baseline, :mod:`mmempathy.baseline`) is subtracted from a modality's calibrated
-        log-probabilities before anything reads them: the gate, the fused answer and the modality's own."""
+        log-probabilities before anything reads them: the gate, the fused answer and the modality's own.
+        ``head_gradients``: late fusion lets gradients of the fused answer reach the heads' outputs it mixes
+        (training keeps them out: only their own losses train the heads; attributions need them,
+        :mod:`mmempathy.explain`)."""
         classify = self.config.task == "classification"
         tokens, masks = self.fusion.embed(self.drop_modalities(encoded))
         modality_logits = {
@@ -261,7 +269,9 @@ class EmotionFuser(nn.Module):
         if self.late:  # the heads' own outputs are mixed as they are: only their aux losses train them
             stacked = torch.stack(
                 [
-                    calibrated[m].detach() if m in calibrated else logits.new_zeros(logits.shape).float()
+                    (calibrated[m] if head_gradients else calibrated[m].detach())
+                    if m in calibrated
+                    else logits.new_zeros(logits.shape).float()
                     for m in self.modalities
                 ],
                 dim=1,
@@ -296,6 +306,7 @@ class EmotionFuser(nn.Module):
         faces: Any = None,
         *,
         batch_size: int = 16,
+        explain: bool = False,
     ) -> EmotionResult | list[EmotionResult]:
         """Predict for one item, or for a batch when ``text`` or ``audio`` is a list.
 
@@ -306,12 +317,13 @@ class EmotionFuser(nn.Module):
             faces: Face crops of the item (``[H, W(, 3)]``, ``[F, H, W(, 3)]`` or a list of crops); in
                 batch mode, a list with one such entry (or ``None``) per item.
             batch_size: Items per forward pass.
+            explain: Fill each result's ``why``: what moved the reading (:mod:`mmempathy.explain`; costs time).
 
         Returns:
             One :class:`EmotionResult`, or a list of them in batch mode.
         """
         samples, batched = samples_of(text, audio, sample_rate, faces)
-        results = self.predict_samples(samples, batch_size=batch_size)
+        results = self.predict_samples(samples, batch_size=batch_size, explain=explain)
         return results if batched else results[0]
 
     @torch.no_grad()
@@ -322,6 +334,7 @@ class EmotionFuser(nn.Module):
         batch_size: int = 16,
         progress: bool = False,
         person: Sequence[Any] | None = None,
+        explain: bool = False,
     ) -> list[EmotionResult]:
         """Predict for many :class:`Sample` objects, in batches (bf16 autocast on CUDA).
 
@@ -334,7 +347,16 @@ class EmotionFuser(nn.Module):
                 an id are read against that person's baseline (:mod:`mmempathy.baseline`): face and voice
                 relative to the person's own resting state, estimated from these items without labels.
                 Each result's ``baseline`` says which modalities were adapted and from how many items.
+            explain: Fill each result's ``why``: the words, face frames and spans of speech that moved its
+                reading (:mod:`mmempathy.explain`; off by default: it costs time).
         """
+        if explain:
+            from mmempathy.explain import explain_samples
+
+            results = self.predict_samples(samples, batch_size=batch_size, progress=progress, person=person)
+            for result, why in zip(results, explain_samples(self, samples)):
+                result.why = why
+            return results
         if person is not None:
             from mmempathy.baseline import BaselineReader
 

@@ -57,6 +57,8 @@ class EmotionResult:
             person=...)``, ``predict_video(..., adapt="auto")``): ``{"face": {"segments": 12,
             "strength": 1.0}}``, the number of the person's items the baseline was estimated from and
             the fraction of it applied (:mod:`mmempathy.baseline`). Empty: read plainly.
+        why: What moved the reading (``explain=True``; empty otherwise): the words, face frames and spans of
+            speech with their contributions, and each modality's share (:mod:`mmempathy.explain`).
 
     Example:
         >>> r = EmotionResult(probs={"joy": 0.7, "anger": 0.3}, modalities={}, weights={"text": 1.0}, present=["text"])
@@ -70,6 +72,7 @@ class EmotionResult:
     present: list[str] = field(default_factory=list)
     incongruity: float = 0.0
     baseline: dict[str, dict[str, float]] = field(default_factory=dict)
+    why: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -90,6 +93,7 @@ class EmotionResult:
             "present": list(self.present),
             "incongruity": self.incongruity,
             "baseline": {k: dict(v) for k, v in self.baseline.items()},
+            **({"why": self.why} if self.why else {}),
         }
 
     def __repr__(self) -> str:

@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", metavar="PATH", help="write the timeline (with its settings) as JSON; - for stdout")
     parser.add_argument("--csv", metavar="PATH", help="write one row per segment as CSV; - for stdout")
     parser.add_argument("--plot", metavar="PATH", help="write a plot of the timeline (PNG, SVG, PDF)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="say why: the words, face frames and moments of speech that moved each segment's reading, in the "
+        "JSON (segments' why) and CSV (why_* columns); slower (needs: pip install 'mmempathy[explain]')",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     parser.set_defaults(func=run)
 
@@ -73,7 +79,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--segment-by subtitles needs --subtitles")
     named = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
     to_stdout = stdout_option(named, file_only=("--plot",))
-    config = segment_config(args, progress=False if args.quiet else None)
+    explain = args.explain
+    if explain and args.onnx is not None:
+        raise InputError("--explain needs the torch model (gradients): it cannot explain an ONNX export (--onnx)")
+    if explain:
+        from mmempathy.extras import needs
+
+        with needs("mmempathy predict --explain"):
+            import captum  # noqa: F401  (missing: one line that says what to install, before the model loads)
+    config = segment_config(args, progress=False if args.quiet else None, explain=explain)
     from mmempathy.media.timeline import PLOT_FORMATS
 
     outputs = check_output_paths({k: v for k, v in named.items() if k != to_stdout}, {"--plot": PLOT_FORMATS})

@@ -46,6 +46,7 @@ class VideoConfig:
     vad: bool = True  # audio with less than min_speech seconds of speech counts as missing
     min_speech: float = 0.2  # seconds of speech a segment needs for its audio to be read
     adapt: str = "auto"  # "auto": face tracks and the voice read against their own person baseline; "off": plainly
+    explain: bool = False  # each segment's why: the words, face frames and speech that moved it (mmempathy.explain)
 
     def __post_init__(self) -> None:
         for name in ("fps", "window", "hop", "max_segment", "asr_max_chunk", "asr_max_wait"):

@@ -135,10 +135,10 @@ def predict_video(
                 continue
             batch.append(sample)
             if len(batch) == config.batch_size:
-                segments += read_batch(fuser, reader, batch, kept)
+                segments += read_batch(fuser, reader, batch, kept, explain=config.explain)
                 batch = []
         if batch:
-            segments += read_batch(fuser, reader, batch, kept)
+            segments += read_batch(fuser, reader, batch, kept, explain=config.explain)
     finally:
         # On an error or Ctrl-C the file and the progress bar close now, not at garbage collection
         # (a bar closed then would be drawn again after the error message).
@@ -577,9 +577,16 @@ def readable(sample: Sample, reads: Iterable[str]) -> bool:
     return bool(set(reads) & {m.value for m in sample.present()})
 
 
-def predict_segments(fuser: EmotionFuser, samples: list[Sample]) -> list[Segment]:
-    """One model call on ``samples`` (from :func:`iter_samples`); a :class:`Segment` for each."""
-    return segments_of(samples, fuser.predict_samples(samples, batch_size=len(samples), progress=False))
+def predict_segments(fuser: EmotionFuser, samples: list[Sample], *, explain: bool = False) -> list[Segment]:
+    """One model call on ``samples`` (from :func:`iter_samples`); a :class:`Segment` for each (``explain``: with
+    its ``why``, :mod:`mmempathy.explain`)."""
+    results = fuser.predict_samples(samples, batch_size=len(samples), progress=False)
+    if explain:
+        from mmempathy.explain import explain_samples
+
+        for result, why in zip(results, explain_samples(fuser, samples)):
+            result.why = why
+    return segments_of(samples, results)
 
 
 def baseline_reader(fuser: Any, adapt: str) -> BaselineReader | None:
@@ -627,12 +634,24 @@ def adapt_report(adapt: str, reader: BaselineReader | None, segments: list[Segme
 
 
 def read_batch(
-    fuser: EmotionFuser, reader: BaselineReader | None, batch: list[Sample], kept: list[Sample]
+    fuser: EmotionFuser,
+    reader: BaselineReader | None,
+    batch: list[Sample],
+    kept: list[Sample],
+    *,
+    explain: bool = False,
 ) -> list[Segment]:
-    """Predict a batch now, or (with a person baseline) encode it now and predict once all are read."""
+    """Predict a batch now, or (with a person baseline) encode it now and predict once all are read.
+
+    ``explain``: each segment gets its ``why``; with a person baseline it is made now, while the batch's media
+    are at hand, and explains the plain reading (the baseline is not part of it)."""
     if reader is None:
-        return predict_segments(fuser, batch)
+        return predict_segments(fuser, batch, explain=explain)
     reader.add(batch, [people_of(s) for s in batch], batch_size=len(batch), informs=[informs_of(s) for s in batch])
+    if explain:
+        from mmempathy.explain import explain_samples
+
+        batch = [replace(s, meta={**s.meta, "why": why}) for s, why in zip(batch, explain_samples(fuser, batch))]
     kept += [replace(s, audio=None, faces=None, features=None) for s in batch]  # what segments_of reads
     return []
 
@@ -651,6 +670,7 @@ def segments_of(samples: list[Sample], results: list[EmotionResult]) -> list[Seg
             speech=sample.meta.get("speech"),
             incongruity=float(result.incongruity),
             baseline={m: dict(b) for m, b in result.baseline.items()},
+            why=result.why or sample.meta.get("why", {}),
         )
         for sample, result in zip(samples, results)
     ]

@@ -78,6 +78,8 @@ class Segment:
         baseline: The modalities read against the person's own baseline, with the number of that
             person's segments it was estimated from and the fraction applied
             (``{"face": {"segments": 40, "strength": 1.0}}``; :mod:`mmempathy.baseline`); empty: read plainly.
+        why: What moved the reading (``explain=True``; empty otherwise): the words, face frames and spans of
+            speech (in seconds from the segment's start) with their contributions (:mod:`mmempathy.explain`).
     """
 
     start: float
@@ -90,6 +92,7 @@ class Segment:
     speech: float | None = None
     incongruity: float = 0.0
     baseline: dict[str, dict[str, float]] = field(default_factory=dict)
+    why: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dominant(self) -> str:
@@ -144,10 +147,15 @@ class Timeline:
         """One row per segment: ``start, end, dominant, p_<label>..., <modality>_p_<label>...,
         w_<modality>..., incongruity, present, speech, text, adapted, baseline_<modality>...`` (a modality's columns
         are NaN where it was missing; ``speech`` is NaN where voice activity was not detected; ``adapted`` names the
-        modalities read against the person's baseline, ``baseline_face``/``baseline_audio`` from how many segments)."""
+        modalities read against the person's baseline, ``baseline_face``/``baseline_audio`` from how many segments).
+        An explained timeline (``explain=True``) adds ``why_label, why_words, why_face, why_speech``: the label
+        explained and the words, face frames and speech spans that pushed most towards it (:func:`why_summary`)."""
         mods = self.modality_names()
         rows = [segment_row(seg, self.labels, mods) for seg in self.segments]
         columns = segment_columns(self.labels, mods)
+        if any(seg.why for seg in self.segments):
+            rows = [{**row, **why_summary(seg.why)} for row, seg in zip(rows, self.segments)]
+            columns += list(why_summary({}))
         return pd.DataFrame(rows, columns=columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -382,6 +390,23 @@ def segment_columns(labels: tuple[str, ...], mods: list[str]) -> list[str]:
     columns += [f"{m}_p_{label}" for m in mods for label in labels]
     columns += [f"w_{m}" for m in mods] + ["incongruity", "present", "speech", "text", "adapted"]
     return columns + [f"baseline_{m}" for m in mods if m in PERSONAL]
+
+
+def why_summary(why: dict[str, Any], top: int = 3) -> dict[str, str]:
+    """A ``why`` (:mod:`mmempathy.explain`) in short text for tables: the label it explains and the ``top`` words,
+    face frames and speech spans that pushed most towards it (``{"why_words": "hate +0.399; here! +0.130", ...}``).
+    """
+
+    def best(rows: list[dict[str, Any]], name: Any) -> str:
+        rows = sorted((r for r in rows if r["score"] > 0), key=lambda r: -r["score"])[:top]
+        return "; ".join(f"{name(r)} {r['score']:+.3f}" for r in rows)
+
+    return {
+        "why_label": why.get("label", ""),
+        "why_words": best(why.get("words", []), lambda r: r["word"]),
+        "why_face": best(why.get("face", []), lambda r: f"frame {r['frame']}"),
+        "why_speech": best(why.get("speech", []), lambda r: f"{r['start']:g}-{r['end']:g} s"),
+    }
 
 
 def segment_row(seg: Segment, labels: tuple[str, ...], mods: list[str]) -> dict[str, Any]:
