@@ -264,7 +264,7 @@ def test_a_source_that_fails_leaves_an_existing_csv_untouched(tmp_path, capsys):
 def test_append_adds_rows_under_one_header_and_overwrite_replaces(media, tmp_path, capsys):
     from mmempathy.cli import main
 
-    table = tmp_path / "live.csv"
+    table = tmp_path / "new" / "live.csv"  # its folder is made at the first row
     run = ["live", str(media["clip"]), *QUICK, "--no-realtime", "--csv", str(table)]
     assert main([*run, "--max-segments", "1"]) == 0
     with open(table, newline="") as f:
