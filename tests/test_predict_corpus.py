@@ -314,3 +314,13 @@ def test_fuzz_printable_names_are_utf8_and_keep_valid_names(name):
         assert shown == name.decode("utf-8")
     except UnicodeDecodeError:
         assert "\\x" in shown
+
+
+def test_a_damaged_failure_record_is_left_out_with_a_warning(fuser, archive, tmp_path):
+    out = tmp_path / "results.parquet"
+    predict_corpus(fuser, [archive / "broken.mp4", archive / "empty.mp4"], out, config=CONFIG, progress=False)
+    first, second = sorted((out / "_failures").glob("*.json"))
+    first.write_bytes(b"\x00{not json")
+    with pytest.warns(UserWarning, match=f"left out {first}: a damaged failure record"):
+        failures = read_failures(out)
+    assert failures["file"].tolist() == [json.loads(second.read_text())["file"]]

@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -164,8 +165,20 @@ def read_corpus(out: str | Path) -> pd.DataFrame:
 
 
 def read_failures(out: str | Path) -> pd.DataFrame:
-    """The failed files of a :func:`predict_corpus` output: ``file, path, error, message, time``."""
+    """The failed files of a :func:`predict_corpus` output: ``file, path, error, message, time``.
+
+    A record that is not a JSON object (damaged after it was written) is left out with a warning naming it.
+    """
     import pandas as pd
 
-    records = [json.loads(p.read_text()) for p in sorted((Path(out) / FAILURES_DIR).glob("*.json"))]
+    records = []
+    for path in sorted((Path(out) / FAILURES_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError) as err:
+            record = err
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            warnings.warn(f"left out {path}: a damaged failure record ({record})", UserWarning, stacklevel=2)
     return pd.DataFrame(records, columns=["file", "path", "error", "message", "time"])
