@@ -10,6 +10,7 @@ Example:
     mmempathy predict examples/demo/demo.mp4 --subtitles examples/demo/demo.srt --json out.json --plot out.png
     mmempathy predict interview.mp4 --segment-by speech --asr-model base --csv out.csv
     mmempathy predict clip.mp4 --json - --quiet | jq '.segments[] | {start, end, probs}'
+    mmempathy predict examples/demo/demo.mp4 --subtitles examples/demo/demo.srt --html report.html
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="say why: the words, face frames and moments of speech that moved each segment's reading, in the "
         "JSON (segments' why) and CSV (why_* columns); slower (needs: pip install 'mmempathy[explain]')",
     )
+    parser.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write a report to watch: one page with the video, a timeline that moves with it and, per segment, "
+        "the words, face pictures and voice moments that moved the reading (turns on --explain; with --onnx the "
+        "readings only). A video up to 8 MB goes inside the page, a larger one is linked: keep it beside the page",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no table")
     parser.set_defaults(func=run)
 
@@ -77,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--smooth must be 0 (off) or a number of segments, got {args.smooth}")
     if args.segment_by == "subtitles" and args.subtitles is None:
         raise InputError("--segment-by subtitles needs --subtitles")
-    named = {"--json": args.json, "--csv": args.csv, "--plot": args.plot}
-    to_stdout = stdout_option(named, file_only=("--plot",))
-    explain = args.explain
+    named = {"--json": args.json, "--csv": args.csv, "--plot": args.plot, "--html": args.html}
+    to_stdout = stdout_option(named, file_only=("--plot", "--html"))
+    explain = args.explain or (args.html is not None and args.onnx is None)
     if explain and args.onnx is not None:
         raise InputError("--explain needs the torch model (gradients): it cannot explain an ONNX export (--onnx)")
     if explain:
@@ -88,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
         with needs("mmempathy predict --explain"):
             import captum  # noqa: F401  (missing: one line that says what to install, before the model loads)
     config = segment_config(args, progress=False if args.quiet else None, explain=explain)
+    from mmempathy.media.report import HTML_FORMATS
     from mmempathy.media.timeline import PLOT_FORMATS
 
-    outputs = check_output_paths({k: v for k, v in named.items() if k != to_stdout}, {"--plot": PLOT_FORMATS})
+    formats = {"--plot": PLOT_FORMATS, "--html": HTML_FORMATS}
+    outputs = check_output_paths({k: v for k, v in named.items() if k != to_stdout}, formats)
     if config.asr == "auto" and args.subtitles is None and transcript is None:
         from mmempathy.media.asr import resolve_model
 
@@ -115,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:  # the table goes where the data does not
         print(timeline.to_table(), file=sys.stderr if to_stdout else sys.stdout)
     writers = {"--json": timeline.to_json, "--csv": timeline.to_csv, "--plot": timeline.plot}
+    if "--html" in outputs:
+        from mmempathy.media.report import render_report, video_source
+
+        src = video_source(timeline, outputs["--html"], video=args.video)  # the page's folder, not its temporary file
+        writers["--html"] = lambda tmp: tmp.write_text(render_report(timeline, video=src), encoding="utf-8")
     text = rendered(writers[to_stdout]) if to_stdout else None
     written = write_together([(path, writers[name]) for name, path in outputs.items()])
     if text is not None:  # after the files: a failure leaves standard output empty, as it leaves them
