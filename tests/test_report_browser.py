@@ -14,19 +14,12 @@ import warnings
 from pathlib import Path
 
 import pytest
-from test_coach_browser import CHROMIUM, DRIVER, browser  # noqa: F401  (browser: the headless Chromium fixture)
+
+# the coach's browser test: its headless Chromium fixture, its marks (slow; skipped without chromium) and its
+# Selenium names (imported there after skipping where Selenium is missing)
+from test_coach_browser import By, WebDriverWait, browser, pytestmark  # noqa: F401
 
 from mmempathy.media.report import write_report
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and DRIVER.exists()),
-        reason="needs /usr/bin/chromium and chromedriver (apt-get install chromium chromium-driver)",
-    ),  # fmt: skip
-]
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 # installed before the page's own script runs: every uncaught error, rejected promise and console.error is kept
