@@ -21,7 +21,7 @@ from mmempathy import EmotionFuser
 from mmempathy.errors import CheckpointError
 from mmempathy.media import asr, pipeline
 from mmempathy.media.asr import SpeechRecognizer, StreamingTranscriber
-from mmempathy.media.decode import load_audio
+from mmempathy.media.decode import AudioChunk, load_audio
 from mmempathy.media.pipeline import VideoConfig, iter_samples, predict_video
 from mmempathy.testing import write_clip
 
@@ -241,3 +241,65 @@ def test_the_benchmark_word_error_rate():
     assert bench.wer([(SENTENCE, "Oxford sitting by the door.")]) == (0.5, 3, 6)
     assert bench.wer([(SENTENCE, SENTENCE), ("a b", "a b c")]) == (pytest.approx(1 / 8), 1, 8)
     assert bench.reference(Path("03-01-05-02-02-01-19.flac")) == "dogs are sitting by the door"
+
+
+class Recorder:
+    """Stands in for Whisper in :class:`StreamingTranscriber`: records each call's audio, hears nothing."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.calls: list[float] = []  # seconds of audio per call
+
+    def transcribe_array(self, audio, *, offset=0.0):
+        self.calls.append(len(audio) / RATE)
+        return [], None, None
+
+
+def stream_live(recognizer, audio: np.ndarray) -> tuple[list, StreamingTranscriber]:
+    """``audio`` fed as the decoder gives it (1,024 samples at a time), under the live settings."""
+    from mmempathy.media.live import LIVE_DEFAULTS
+    from mmempathy.media.vad import VadStream
+
+    transcriber = StreamingTranscriber(
+        recognizer, VadStream(), max_chunk=LIVE_DEFAULTS["asr_max_chunk"], max_wait=LIVE_DEFAULTS["asr_max_wait"]
+    )
+    heard, calls = [], []
+    flush = transcriber._flush
+
+    def spy():
+        pieces = list(transcriber.queue)
+        words = flush()
+        calls.append((pieces, words))
+        return words
+
+    transcriber._flush = spy
+    for i in range(0, len(audio), 1024):
+        heard += transcriber.add(AudioChunk(i / RATE, audio[i : i + 1024]))
+    heard += transcriber.finish()
+    return calls, transcriber
+
+
+def test_live_calls_end_at_pauses_not_inside_a_sentence(demo_audio):
+    """The demo's third utterance (6-9 s) has a pause after its first word that the VAD calls
+    non-speech: live settings used to send "Kids" alone to Whisper ("Kit.") and the rest later."""
+    calls, transcriber = stream_live(Recorder(), np.tile(demo_audio, 2))
+    regions = transcriber.vad.regions
+    assert any(b - a < 0.3 for (_, a), (b, _) in zip(regions, regions[1:]))  # the VAD does split a sentence
+    pieces = [p for ps, _ in calls for p in ps]
+    assert pieces[0][0] == regions[0][0] and pieces[-1][1] == regions[-1][1]
+    assert sum(e - s for s, e in pieces) >= sum(e - s for s, e in regions)  # no speech left out
+    for (_, end), (start, _) in zip(pieces, pieces[1:]):
+        assert start - end > transcriber.hold  # a call ends at a pause, the next starts after it
+    assert all(sum(e - s for s, e in ps) <= transcriber.max_chunk for ps, _ in calls)
+
+
+@pytest.mark.slow
+def test_live_transcripts_are_whole_sentences(demo_audio):
+    """Each Whisper call under the live settings hears whole utterances of the demo ("... by the door"):
+    none ends on a cut word, none drops the words of a pause it cut out ("Kids are talking door")."""
+    calls, _ = stream_live(SpeechRecognizer("tiny.en", threads=2), np.tile(demo_audio, 2))
+    texts = [words_of(" ".join(w.text for w in words)) for _, words in calls]
+    assert sum(text.count("door") for text in texts) == 12  # every utterance heard, once
+    for text in texts:
+        assert text[-3:] in (["by", "the", "door"], ["about", "the", "door"]) and "talking" in text, texts

@@ -73,3 +73,13 @@ def test_bad_input():
         speech_timestamps(np.zeros((2, 100), np.float32))
     with pytest.raises(InputError, match="threshold"):
         VadOptions(threshold=1.5)
+
+
+def test_quietest_frame_is_in_the_pause(speech):
+    """Where speech that must be cut is cut: the least speech-like frame, here the silence between two utterances."""
+    pause = np.zeros(RATE // 2, np.float32)
+    stream = VadStream()
+    stream.push(np.concatenate([speech[int(0.2 * RATE) : int(1.6 * RATE)], pause, speech[int(0.2 * RATE) :]]))
+    middle = stream.quietest(0.5, 2.5)
+    assert 1.4 <= middle <= 1.4 + 0.5 + 0.1
+    assert stream.quietest(5.0, 6.0) == 6.0  # no frame scored there yet

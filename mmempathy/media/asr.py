@@ -20,9 +20,10 @@ thread count). Long audio is never handed to Whisper whole: :class:`StreamingTra
 speech regions a :class:`~mmempathy.media.vad.VadStream` finds, packs them into calls of at most
 ``max_chunk`` seconds of speech (Whisper reads 30-s windows; faster-whisper given an hour at once
 would compute the log-mel features of the whole hour first, about 115 MB, on top of the 230 MB
-of samples), and drops the silence between them, which also keeps Whisper from inventing words
-in silence. What it holds is the audio from the first untranscribed speech on (at most about
-``max_wait + max_chunk`` seconds).
+of samples), and drops the silence between them (pauses of half a second or less are kept, as they
+are heard inside a sentence), which also keeps Whisper from inventing words in silence. What it
+holds is the audio from the first untranscribed speech on (at most about ``max_wait + max_chunk``
+seconds).
 
 Documented results on hard input: silence or noise that the VAD does not call speech gives no
 words and no Whisper call; speech in another language gives, with ``tiny.en``, English-looking
@@ -308,6 +309,21 @@ class StreamingTranscriber:
     Feed every :class:`AudioChunk` to :meth:`add` (which also feeds the VAD stream given, unless
     ``feed_vad`` is false because the caller feeds it), then call :meth:`finish`. :attr:`clock` is
     the time before which every word is known.
+
+    Cutting speech where Whisper should not hear it cut is what makes it drop, glue or invent words
+    ("Kids are talking door", "Kit. Kids are ..."), so:
+
+    * a pause of up to ``bridge`` seconds between two speech regions (0.5: 0.7 s without speech, as
+      the VAD pads each region by 0.1 s) is heard as it was: the regions become one piece, the
+      pause's audio kept (the VAD also calls soft words and short pauses inside a sentence non-speech);
+    * a piece that has waited ``max_wait`` seconds is sent once ``hold`` seconds of pause follow it
+      (0.4: 0.6 s without speech), not while speech that resumed sooner is still going on, unless
+      that would make the call longer than ``max_chunk``;
+    * speech that goes on past ``max_chunk`` is cut at its quietest frame of the last second before
+      the limit rather than at the limit, where a word is likely to be.
+
+    Whisper gets no previous text as a prompt (``initial_prompt``): with tiny.en that made it add
+    words after short pieces ("... by the door! Here we go.").
     """
 
     def __init__(
@@ -317,12 +333,16 @@ class StreamingTranscriber:
         *,
         max_chunk: float = 28.0,
         max_wait: float = 30.0,
+        bridge: float = 0.5,
+        hold: float = 0.4,
         feed_vad: bool = True,
     ):
         self.recognizer = recognizer
         self.vad = vad
         self.max_chunk = max_chunk  # seconds of speech per Whisper call (it reads 30-s windows)
         self.max_wait = max_wait  # a queued piece waits at most this long for more speech
+        self.bridge = bridge  # pauses up to this long (seconds) between regions are transcribed with them
+        self.hold = hold  # a waiting piece is sent once a pause this long (seconds) follows it
         self.feed_vad = feed_vad
         self.audio: deque[AudioChunk] = deque()
         self.queue: list[tuple[float, float]] = []  # speech pieces waiting for a call
@@ -364,17 +384,43 @@ class StreamingTranscriber:
             start, end = self.vad.regions[self.taken]
             self.taken += 1
             words += self._enqueue(max(start, self.cursor), end)
-        open_start = self.vad.open_start
-        if open_start is not None:
-            # Speech that goes on and on: hand Whisper its first max_chunk seconds now.
-            start = max(open_start, self.cursor)
-            while self.vad.clock - start >= self.max_chunk:
-                words += self._enqueue(start, start + self.max_chunk)
-                start += self.max_chunk
-        if self.queue and (final or self.vad.clock - self.queue[0][0] >= self.max_wait):
+        if self.vad.open_start is not None:
+            # Speech that goes on and on: hand Whisper its first max_chunk seconds now (with the
+            # queued speech it bridges to), cut where it is quietest.
+            start = max(self.vad.open_start, self.cursor)
+            lead = self._queued() + start - self.queue[-1][1] if self._bridges(start) else 0.0
+            lead = lead if lead <= self.max_chunk - 1.0 else 0.0  # too little room left: a call of its own
+            while lead + self.vad.clock - start >= self.max_chunk:
+                cut = self._cut(start, start + self.max_chunk - lead)
+                words += self._enqueue(start, cut)
+                start, lead = cut, 0.0
+        if self.queue and (final or self._due()):
             words += self._flush()
         self._prune()
         return words
+
+    def _queued(self) -> float:
+        return sum(e - s for s, e in self.queue)
+
+    def _bridges(self, start: float) -> bool:
+        """Whether speech from ``start`` on would join the queue's last piece (a short pause between)."""
+        return bool(self.queue) and start - self.queue[-1][1] <= self.bridge
+
+    def _due(self) -> bool:
+        """Whether the queue has waited long enough: ``max_wait``, and no speech going on, or about to
+        come, that it would bridge to (while one call can still take that speech)."""
+        if self.vad.clock - self.queue[0][0] < self.max_wait:
+            return False
+        if self.vad.open_start is None:
+            return self.vad.clock - self.queue[-1][1] >= self.hold  # a pause: the sentence has ended
+        if max(self.vad.open_start, self.cursor) - self.queue[-1][1] > self.hold:
+            return True
+        return self._queued() + self.vad.clock - self.queue[-1][1] >= self.max_chunk
+
+    def _cut(self, start: float, limit: float) -> float:
+        """Where to end a piece of speech that runs from ``start`` past ``limit``: its quietest frame
+        in the last second before the limit (a pause between words, rather than a word)."""
+        return self.vad.quietest(max((start + limit) / 2, limit - 1.0), limit)
 
     def _enqueue(self, start: float, end: float) -> list[Cue]:
         words: list[Cue] = []
@@ -382,11 +428,14 @@ class StreamingTranscriber:
             return words
         self.cursor = end
         while end - start > self.max_chunk:  # a long closed region: cut it into calls
-            words += self._enqueue(start, start + self.max_chunk)
-            start += self.max_chunk
+            cut = self._cut(start, start + self.max_chunk)
+            words += self._enqueue(start, cut)
+            start = cut
             self.cursor = end
-        queued = sum(e - s for s, e in self.queue)
-        if self.queue and queued + (end - start) > self.max_chunk:
+        if self._bridges(start) and self._queued() + end - self.queue[-1][1] <= self.max_chunk:
+            self.queue[-1] = (self.queue[-1][0], end)  # the pause is heard with the speech around it
+            return words
+        if self.queue and self._queued() + (end - start) > self.max_chunk:
             words += self._flush()
         self.queue.append((start, end))
         return words
