@@ -52,7 +52,7 @@ from mmempathy.sample import Sample
 if TYPE_CHECKING:
     from mmempathy.model import EmotionFuser, Encoded
 
-STEPS = 16  # integrated-gradients steps: on MELD test lines more steps moved no word's rank (see RESULTS.md)
+STEPS = 16  # integrated-gradients steps: 64 gave the same top word on 100 of 100 MELD test lines (RESULTS.md)
 SPEECH_SPAN = 0.5  # seconds of speech hidden at a time
 THUMBNAILS = 3  # face frames per item that keep a picture
 THUMBNAIL_SIDE = 64  # pixels

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED_DATA
 
 import mmempathy.cli as cli
 from mmempathy.errors import InputError
@@ -135,3 +137,17 @@ def test_cli_explain_writes_why_to_json_and_csv(tmp_path, capsys):
     segments = json.loads(out_json.read_text())["segments"]
     assert segments and all(seg["why"]["words"] for seg in segments)
     assert "why_words" in out_csv.read_text().splitlines()[0]
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED_DATA / "meld").is_dir(), reason="no shared MELD data")
+def test_benchmark_smoke_run(tmp_path):
+    """benchmarks/explain.py on a slice with the tiny model, so that the recipe cannot rot."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "explain.py"
+    args = ["--model", "tiny", "--lines", "3", "--random", "2", "--repeats", "1", "--cost-lines", "1"]
+    args += ["--steps-lines", "1", "--data", str(SHARED_DATA), "--json", str(tmp_path / "r.json")]
+    subprocess.run([sys.executable, str(script), *args], check=True, capture_output=True)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [row["k"] for row in report["deletion"]["rows"]] == ["1", "2", "3", "half"]
+    assert report["deletion"]["lines"] == 3 and report["steps"]["lines"] == 1
+    assert report["cost"]["demo segments (text+speech+face)"]["items"] == 6
