@@ -76,6 +76,11 @@ def explain_samples(fuser: EmotionFuser, samples: Sequence[Sample], *, steps: in
             "explanations need the torch model (gradients through its text encoder): an ONNX export cannot "
             "explain its readings; load the checkpoint with EmotionFuser.from_pretrained (or drop --onnx)"
         )
+    if fuser.config.task != "classification":
+        raise InputError(
+            "explanations are made for models that read labels: this one predicts values "
+            f"({', '.join(fuser.labels)}); predict without explain"
+        )
     with needs("explaining a reading (explain=True, --explain)"):
         from captum.attr import LayerIntegratedGradients
     if steps < 2:
@@ -96,7 +101,7 @@ def _explain_one(fuser: EmotionFuser, sample: Sample, index: int, steps: int, ig
     with torch.no_grad():
         encoded = fuser.encode(batch)
         out = fuser.fuse(encoded)
-    target = int(out.probs[0].argmax()) if fuser.config.task == "classification" else 0
+    target = int(out.probs[0].argmax())
     shares = {
         m.value: round(float(out.weights[0, i]), DIGITS) for i, m in enumerate(fuser.modalities) if out.present[0, i]
     }

@@ -103,11 +103,17 @@ def test_segments_of_a_video_are_explained(tiny):
         assert " ".join(w["word"] for w in seg.why["words"]) == " ".join(seg.text.split())
         assert seg.why["speech"][-1]["end"] <= seg.end - seg.start + 1e-6
     again = Timeline.from_json(timeline.to_json())
-    assert [s.why for s in again] == [s.why for s in timeline]
+    assert [s.why for s in again] == [s.why for s in timeline] == [s.why for s in timeline.smooth(3)]
     frame = timeline.to_dataframe()
     assert list(frame.columns[-4:]) == ["why_label", "why_words", "why_face", "why_speech"]
     assert (frame["why_label"] == frame["dominant"]).all()
     assert "why_words" not in tiny.predict_video(DEMO / "demo.mp4", subtitles=DEMO / "demo.srt").to_dataframe()
+
+
+def test_a_model_of_values_is_refused_in_one_line(tiny, monkeypatch):
+    monkeypatch.setattr(tiny.config, "task", "regression")
+    with pytest.raises(InputError, match="predicts values"):
+        tiny.predict(text=TEXT, explain=True)
 
 
 def test_an_onnx_fuser_cannot_explain():

@@ -222,7 +222,8 @@ class Timeline:
         """A new timeline with probabilities averaged over ``window`` neighbouring segments.
 
         Fused probabilities are averaged over the centred window; each modality's over the
-        segments of the window where it was present. Weights, presence and text are kept.
+        segments of the window where it was present. Weights, presence and text are kept, and so is an
+        explanation (``why``: it explains the segment's own reading, whose label it names).
         """
         if window < 1:
             raise ValueError(f"smoothing window must be >= 1, got {window}")
@@ -245,6 +246,7 @@ class Timeline:
                     text=seg.text,
                     speech=seg.speech,
                     incongruity=seg.incongruity,
+                    why=seg.why,
                 )
             )
         meta = {**self.meta, "smoothed": window}
