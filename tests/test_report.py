@@ -57,6 +57,11 @@ def test_small_videos_go_inside_larger_ones_are_linked_from_the_pages_folder(tmp
     (tmp_path / "pages").mkdir()
     linked = write_report(timeline(str(video)), tmp_path / "pages" / "linked.html", embed=False).read_text()
     assert page_data(linked)["video"] == "../clips/talk.mp4"
+    odd = clips / "take #2?.mp4"
+    odd.write_bytes(b"\x00")
+    assert page_data(write_report(timeline(str(odd)), tmp_path / "odd.html", embed=False).read_text())["video"] == (
+        "clips/take%20%232%3F.mp4"
+    )
     assert page_data(render_report(timeline()))["video"] is None  # no media file: the page shows the readings
 
 

@@ -24,6 +24,7 @@ import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mmempathy.io import atomic_write
 from mmempathy.media.timeline import EMOTION_COLORS, Timeline
@@ -113,7 +114,8 @@ def video_source(
     if embed:
         kind = MEDIA_TYPES.get(media.suffix.lower(), "video/mp4")
         return f"data:{kind};base64," + base64.b64encode(media.read_bytes()).decode("ascii")
-    return Path(os.path.relpath(media.resolve(), page.resolve().parent)).as_posix()
+    # a relative URL: a name with "#", "?" or spaces must be quoted to still name the file
+    return quote(Path(os.path.relpath(media.resolve(), page.resolve().parent)).as_posix())
 
 
 def baseline_text(adapt: dict[str, Any] | None) -> str:
@@ -144,7 +146,6 @@ def baseline_text(adapt: dict[str, Any] | None) -> str:
 def segment_baseline_text(baseline: dict[str, dict[str, float]]) -> str:
     """A segment's ``baseline`` in plain words ("" where it was read on its own)."""
     parts = [
-        f"{PLAIN.get(m, m)} (from {int(b.get('segments', 0))} stretches of this person)"
-        for m, b in baseline.items()
+        f"{PLAIN.get(m, m)} (from {int(b.get('segments', 0))} stretches of this person)" for m, b in baseline.items()
     ]
     return "Adjusted to this person's usual " + " and ".join(parts) + "." if parts else ""
