@@ -20,7 +20,8 @@
   start: how much the voice's own reading of ``label`` drops when the speech encoder's frames of that span
   are hidden from the fusion (occlusion of what the fusion reads; the encoder itself heard the whole clip).
 
-Positive scores pushed towards ``label``, negative ones away from it. Explanations cost time (the text
+Pre-extracted features (encoders of kind ``"features"``) have no words and no seconds: their items get
+``shares`` and ``face`` frames only. Positive scores pushed towards ``label``, negative ones away from it. Explanations cost time (the text
 encoder runs :data:`STEPS` more times, the fusion once per face frame and speech span), so they are off
 unless asked for: ``predict(..., explain=True)``, ``predict_video(..., explain=True)``, ``mmempathy predict
 --explain``. Captum is an extra: ``pip install 'mmempathy[explain]'``.
@@ -106,11 +107,12 @@ def _explain_one(fuser: EmotionFuser, sample: Sample, index: int, steps: int, ig
         m.value: round(float(out.weights[0, i]), DIGITS) for i, m in enumerate(fuser.modalities) if out.present[0, i]
     }
     why: dict[str, Any] = {"label": fuser.labels[target], "shares": shares}
-    if Modality.TEXT in encoded and sample.text is not None:
+    # words need a tokenizer and token embeddings: text given as pre-extracted features has neither
+    if Modality.TEXT in encoded and sample.text is not None and fuser.config.text.kind == "hf":
         why["words"] = _words(fuser, sample.text, batch[Modality.TEXT], encoded, target, steps, ig_class)
     if Modality.FACE in encoded:
         why["face"] = _frames(fuser, sample, encoded, target)
-    if Modality.AUDIO in encoded:
+    if Modality.AUDIO in encoded and "waveform" in batch[Modality.AUDIO]:  # spans in seconds need the waveform
         seconds = float(batch[Modality.AUDIO]["mask"].sum()) / fuser.config.audio.sample_rate
         why["speech"] = _speech(fuser, encoded, target, seconds)
     return why

@@ -110,6 +110,15 @@ def test_segments_of_a_video_are_explained(tiny):
     assert "why_words" not in tiny.predict_video(DEMO / "demo.mp4", subtitles=DEMO / "demo.srt").to_dataframe()
 
 
+def test_pre_extracted_features_get_shares_and_frames_only():
+    """Features have no words to weigh and no seconds to cut: the why says what it can (the face's frames)."""
+    from train_helpers import feature_fuser, feature_samples
+
+    why = explain_samples(feature_fuser(), feature_samples(1))[0]
+    assert set(why) == {"label", "shares", "face"} and [f["frame"] for f in why["face"]] == [0, 1]
+    assert sum(why["shares"].values()) == pytest.approx(1, abs=1e-3)
+
+
 def test_a_model_of_values_is_refused_in_one_line(tiny, monkeypatch):
     monkeypatch.setattr(tiny.config, "task", "regression")
     with pytest.raises(InputError, match="predicts values"):
