@@ -10,10 +10,17 @@ Reported for each Whisper model (``--models``):
   to end (their own leading and trailing silence kept), transcribed as the pipeline does (VAD, then
   Whisper on the speech), median of ``--repeats``; and the VAD alone on the same minute.
 
+With ``--live``, only this instead: WER under the file settings (Whisper calls of up to 28 s of speech,
+waiting up to 30 s) against the live ones (6 s, 2 s: ``mmempathy live``), the audio fed 1,024 samples
+at a time as the decoder gives it, on the 14 ravdess-av recordings, the demo clip
+(``examples/demo/demo.mp4``: six utterances of "Kids are talking by the door", 3 s apart) and the
+demo clip ten times over (3 minutes, the feed of ``benchmarks/live_latency.py``).
+
 Text is normalised before scoring: lowercase, punctuation removed. WER is corpus-level (edit
 distance summed over clips / reference words summed).
 
     python benchmarks/asr_wer.py --data-dir ../shared/data --models tiny.en base
+    python benchmarks/asr_wer.py --data-dir ../shared/data --models tiny.en --live
 """
 
 from __future__ import annotations
@@ -28,12 +35,20 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mmempathy.media.asr import SpeechRecognizer
-from mmempathy.media.decode import load_audio
-from mmempathy.media.vad import speech_timestamps
+from mmempathy.media.asr import SpeechRecognizer, StreamingTranscriber
+from mmempathy.media.config import VideoConfig
+from mmempathy.media.decode import AudioChunk, load_audio
+from mmempathy.media.live import LIVE_DEFAULTS
+from mmempathy.media.vad import VadStream, speech_timestamps
 
 STATEMENTS = {"01": "kids are talking by the door", "02": "dogs are sitting by the door"}
 RATE = 16_000
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo" / "demo.mp4"
+# Whisper call settings (asr_max_chunk, asr_max_wait) of predict_video and of live input.
+SETTINGS = {
+    "file": (VideoConfig.asr_max_chunk, VideoConfig.asr_max_wait),
+    "live": (LIVE_DEFAULTS["asr_max_chunk"], LIVE_DEFAULTS["asr_max_wait"]),
+}
 
 
 def normalise(text: str) -> list[str]:
@@ -104,6 +119,44 @@ def median_times(fn, repeats: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def stream_text(recognizer: SpeechRecognizer, audio: np.ndarray, max_chunk: float, max_wait: float) -> tuple[str, int]:
+    """What the pipeline hears in ``audio`` fed as a stream (1,024 samples at a time), and its Whisper calls."""
+    transcriber = StreamingTranscriber(recognizer, VadStream(), max_chunk=max_chunk, max_wait=max_wait)
+    words = []
+    for i in range(0, len(audio), 1024):
+        words += transcriber.add(AudioChunk(i / RATE, audio[i : i + 1024]))
+    words += transcriber.finish()
+    return " ".join(w.text for w in words), transcriber.calls
+
+
+def live_table(models: list[str], videos: list[Path], threads: int, beam_size: int) -> list[str]:
+    """Markdown rows: WER of each model under the file and the live settings (module docstring)."""
+    demo = load_audio(DEMO)
+    feeds = {
+        "ravdess-av": [(reference(p), load_audio(p)) for p in videos],
+        "demo": [(" ".join([STATEMENTS["01"]] * 6), demo)],
+        "demo ×10": [(" ".join([STATEMENTS["01"]] * 60), np.tile(demo, 10))],
+    }
+    lines = [
+        f"| model | settings | {' | '.join(f'WER {name}' for name in feeds)} | Whisper calls (demo ×10) |",
+        "|---|---|" + "---:|" * (len(feeds) + 1),
+    ]
+    for name in models:
+        recognizer = SpeechRecognizer(name, threads=threads, beam_size=beam_size)
+        for setting, (max_chunk, max_wait) in SETTINGS.items():
+            cells, calls = [], 0
+            for clips in feeds.values():
+                heard = [(ref, *stream_text(recognizer, audio, max_chunk, max_wait)) for ref, audio in clips]
+                for ref, hyp, _ in heard:
+                    if normalise(ref) != normalise(hyp):
+                        print(f"  {name} {setting}: {hyp[:300]!r}")
+                rate, errors, words = wer([(ref, hyp) for ref, hyp, _ in heard])
+                cells.append(f"{100 * rate:.1f} % ({errors}/{words})")
+                calls = heard[-1][2]
+            lines.append(f"| {name} | {setting} ({max_chunk:g} s, {max_wait:g} s) | {' | '.join(cells)} | {calls} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -114,7 +167,17 @@ def main() -> None:
     parser.add_argument("--beam-size", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     parser.add_argument("--skip-wer", action="store_true", help="only the speed figures")
+    parser.add_argument("--live", action="store_true", help="only WER under the file against the live settings")
     args = parser.parse_args()
+    if args.live:
+        videos = sorted((args.data_dir / "ravdess-av" / "Actor_05").glob("*.mp4"))
+        if not videos:
+            raise SystemExit(f"ravdess-av clips not found under {args.data_dir}")
+        text = "\n".join(live_table(args.models, videos, args.threads, args.beam_size))
+        print(text)
+        if args.out:
+            args.out.write_text(text + "\n")
+        return
     clips = ravdess_clips(args.data_dir, args.per_actor)
     videos = sorted((args.data_dir / "ravdess-av" / "Actor_05").glob("*.mp4"))
     if not clips or not videos:

@@ -10,8 +10,10 @@ it came (:attr:`LiveSegment.latency`).
 Latency is bounded: a window is emitted once both streams have passed its end, the voice activity
 detector has settled it and, with speech-to-text, Whisper has heard it. Live defaults
 (:data:`LIVE_DEFAULTS`) make Whisper transcribe at most 6 s of speech per call and wait at most
-2 s for more, instead of 28 s and 30 s for files, so text is never far behind. Memory is what the
-file pipeline holds: the open windows' frames and audio, nothing from before.
+2 s for more, instead of 28 s and 30 s for files, so text is never far behind; a call still waits
+for a pause (0.6 s without speech) rather than cut a sentence, which made Whisper drop or invent
+words (:class:`~mmempathy.media.asr.StreamingTranscriber`). Memory is what the file pipeline
+holds: the open windows' frames and audio, nothing from before.
 
 Example:
     >>> from mmempathy import EmotionFuser  # doctest: +SKIP
