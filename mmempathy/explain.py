@@ -21,10 +21,11 @@
   are hidden from the fusion (occlusion of what the fusion reads; the encoder itself heard the whole clip).
 
 Pre-extracted features (encoders of kind ``"features"``) have no words and no seconds: their items get
-``shares`` and ``face`` frames only. Positive scores pushed towards ``label``, negative ones away from it. Explanations cost time (the text
-encoder runs :data:`STEPS` more times, the fusion once per face frame and speech span), so they are off
-unless asked for: ``predict(..., explain=True)``, ``predict_video(..., explain=True)``, ``mmempathy predict
---explain``. Captum is an extra: ``pip install 'mmempathy[explain]'``.
+``shares`` and ``face`` frames only. Positive scores pushed towards ``label``, negative ones away from it.
+
+Explanations cost time (the text encoder runs :data:`STEPS` more times, the fusion once per face frame and
+speech span), so they are off unless asked for: ``predict(..., explain=True)``, ``predict_video(...,
+explain=True)``, ``mmempathy predict --explain``. Captum is an extra: ``pip install 'mmempathy[explain]'``.
 
 Example:
     >>> from mmempathy import EmotionFuser
