@@ -275,7 +275,9 @@ class BaselineReader:
         ``informs``: per sample, the modalities that may not inform the baseline mapped to ``False``)."""
         people = people_by_modality(person, len(samples), [m.value for m in self.adapted])
         for m in self.adapted:
-            self.informs[m.value] += [True if informs is None else bool(i.get(m.value, True)) for i in informs]
+            self.informs[m.value] += (
+                [True] * len(samples) if informs is None else [bool(i.get(m.value, True)) for i in informs]
+            )
         fuser = self.fuser
         fuser.warn_if_untrained()
         was_training = fuser.training
