@@ -14,7 +14,13 @@ The naive way of doing the same job: record the feed and run ``predict_video`` o
 when it ends. Its delay for a segment is the rest of the recording plus the whole file's
 processing time; the ratio of mean delays (naive / live) is given for each feed.
 
+``--media-delay`` reports instead, for each feed, how much media each segment waits for: the
+seconds of the feed read past a segment's end before it comes out (voice activity settling,
+Whisper waiting for more speech), compute time left out. It does not depend on the machine or its
+load, so it compares settings and versions where wall-clock latency on a shared machine cannot.
+
     python benchmarks/live_latency.py --runs 3 --loops 10 --out benchmarks/results/live_latency.json
+    python benchmarks/live_latency.py --loops 10 --media-delay
 """
 
 from __future__ import annotations
@@ -69,6 +75,39 @@ def naive(fuser, source, subtitles, options, duration: float, ends: list[float])
     return float(np.mean([duration - end + processing for end in ends]))
 
 
+def media_delay(source, subtitles) -> list[float]:
+    """Media seconds read past each segment's end before it came out (live settings, compute left out)."""
+    from dataclasses import replace
+
+    from mmempathy.media.live import LIVE_DEFAULTS
+    from mmempathy.media.pipeline import _resolve, iter_samples
+
+    read = [0.0]  # media time of the last item read
+
+    def track(items):
+        for item in items:
+            read[0] = getattr(item, "end", item.time)
+            yield item
+
+    source = replace(source, realtime=False)
+    config = _resolve(None, dict(LIVE_DEFAULTS))
+    samples = iter_samples(source, subtitles, config=config, modalities=("text", "audio"), pacer=track)
+    return [read[0] - sample.meta["end"] for sample in samples]
+
+
+def delay_row(name, source, subtitles) -> dict:
+    delays = media_delay(source, subtitles)
+    row = {
+        "feed": name,
+        "segments": len(delays),
+        "media_delay_median": statistics.median(delays),
+        "media_delay_p95": float(np.percentile(delays, 95)),
+        "media_delay_max": max(delays),
+    }
+    print(json.dumps(row, default=float))
+    return row
+
+
 def feed(fuser, name, source, subtitles, options, duration, runs) -> dict:
     results = [paced(fuser, source, subtitles, options) for _ in range(runs)]
     latencies = [x for r in results for x in r["latencies"]]
@@ -96,17 +135,35 @@ def feed(fuser, name, source, subtitles, options, duration, runs) -> dict:
     return row
 
 
+def looped(folder: Path, loops: int):
+    """The demo clip ``loops`` times over, through FFmpeg's concat demuxer, played in real time."""
+    from mmempathy.media.sources import LiveSource
+
+    listing = folder / "loop.txt"
+    listing.write_text("".join(f"file '{DEMO / 'demo.mp4'}'\n" for _ in range(loops)))
+    return LiveSource(str(listing), format="concat", options={"safe": "0"}, realtime=True, kind="file")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per feed (default: %(default)s)")
     parser.add_argument("--loops", type=int, default=10, help="demo clips in the long feed (default: %(default)s)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
+    parser.add_argument("--media-delay", action="store_true", help="only the media each segment waits for")
     args = parser.parse_args()
     from mmempathy import EmotionFuser
     from mmempathy.media.decode import probe
-    from mmempathy.media.sources import LiveSource, parse_source
+    from mmempathy.media.sources import parse_source
 
     warnings.simplefilter("ignore", UserWarning)
+    if args.media_delay:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = [delay_row("demo clip, subtitles", parse_source(DEMO / "demo.mp4"), DEMO / "demo.srt")]
+            rows.append(delay_row(f"demo x{args.loops}, speech to text", looped(Path(tmp), args.loops), None))
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"media_delay": rows}, indent=2, default=float) + "\n")
+        return
     fuser = EmotionFuser.from_pretrained("lite")
     fuser.predict(text="warm up")
     clip = DEMO / "demo.mp4"
@@ -114,11 +171,9 @@ def main() -> None:
     load = os.getloadavg()[0]
     rows = [feed(fuser, "demo clip, subtitles", parse_source(clip), DEMO / "demo.srt", {}, duration, args.runs)]
     with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "loop.txt"
-        listing.write_text("".join(f"file '{clip}'\n" for _ in range(args.loops)))
-        looped = LiveSource(str(listing), format="concat", options={"safe": "0"}, realtime=True, kind="file")
+        feed_x = looped(Path(tmp), args.loops)
         rows.append(
-            feed(fuser, f"demo x{args.loops}, speech to text", looped, None, {}, duration * args.loops, args.runs)
+            feed(fuser, f"demo x{args.loops}, speech to text", feed_x, None, {}, duration * args.loops, args.runs)
         )
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs",

@@ -401,3 +401,20 @@ def test_timed_stdin_reads_what_comes_and_gives_up_after_the_timeout(caplog):
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_the_latency_benchmark_media_delay_is_one_vad_batch_at_most():
+    """Smoke run of ``benchmarks/live_latency.py --media-delay`` on the demo clip with its subtitles
+    (no Whisper): a segment waits only for the voice activity detector to score past its end, one
+    batch (256 ms) and one audio frame (64 ms) at most."""
+    import importlib.util
+
+    from mmempathy.media.vad import BATCH_FRAMES, FRAME, SAMPLE_RATE
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "live_latency.py"
+    spec = importlib.util.spec_from_file_location("live_latency", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    delays = bench.media_delay(parse_source(bench.DEMO / "demo.mp4"), bench.DEMO / "demo.srt")
+    assert len(delays) == 6
+    assert all(0.0 <= d <= (BATCH_FRAMES * FRAME + 1024) / SAMPLE_RATE for d in delays), delays
