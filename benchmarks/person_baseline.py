@@ -42,7 +42,7 @@ import torch
 from feedback import DATA, load_model, ravdess, tess
 
 from mmempathy import EmotionFuser
-from mmempathy.baseline import BaselineSettings, centred, person_shifts, spread
+from mmempathy.baseline import BaselineSettings, centred, group_indices, person_shifts, spread
 from mmempathy.data.ravdess import NATIVE_LABELS, TO_DEFAULT, parse_name
 from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.media.pipeline import clip_inputs
@@ -98,16 +98,9 @@ def read_plain(fuser: EmotionFuser, samples: list[Sample], modality: str) -> tup
     return torch.tensor(np.log(np.clip(probs, 1e-12, 1)), dtype=torch.float32), labels
 
 
-def groups(people: list) -> list[list[int]]:
-    out: dict = {}
-    for i, p in enumerate(people):
-        out.setdefault(p, []).append(i)
-    return list(out.values())
-
-
 def reference(logp: torch.Tensor, people: list) -> dict:
     """The training people's mean (centred log-probabilities) and their median spread."""
-    spreads = [spread(centred(logp[g])) for g in groups(people) if len(g) > 1]
+    spreads = [spread(centred(logp[g])) for g in group_indices(people) if len(g) > 1]
     return {"mean": centred(logp).mean(0).tolist(), "spread": float(np.median(spreads))}
 
 
@@ -115,7 +108,7 @@ def accuracy(logp, labels, people, ref, settings) -> tuple[float, dict]:
     """Accuracy with each person's baseline (``people``: ids), and per person."""
     adapted = person_shifts(logp, people, ref, neutral=NEUTRAL, settings=settings)
     hits = ((logp - adapted.shift).argmax(-1).numpy() == labels).astype(float)
-    per = {str(people[g[0]]): float(hits[g].mean()) for g in groups(people)}
+    per = {str(people[g[0]]): float(hits[g].mean()) for g in group_indices(people)}
     return float(hits.mean()), per
 
 
@@ -135,7 +128,7 @@ def skewed(people: list, labels: np.ndarray, draws: int = 5, seed: int = 0) -> l
     out = []
     for _ in range(draws):
         keep = np.zeros(len(labels), bool)
-        for g in groups(people):
+        for g in group_indices(people):
             w = rng.dirichlet(np.full(len(DEFAULT_LABELS), 0.7))
             keep[g] = rng.random(len(g)) < w[labels[g]] / w.max()
         out.append(np.flatnonzero(keep))
@@ -254,7 +247,7 @@ def model_scores(fuser: EmotionFuser, samples: list[Sample], people: list, per_p
                 row[m] = float(np.mean(hits))
         if per_person:
             hits = np.array([r.label == DEFAULT_LABELS[y] for r, y in zip(results, labels)], float)
-            row["by_person"] = float(np.mean([hits[g].mean() for g in groups(people)]))
+            row["by_person"] = float(np.mean([hits[g].mean() for g in group_indices(people)]))
         row["adapted"] = int(sum(bool(r.baseline) for r in results))
         out[mode] = row
     return out

@@ -43,7 +43,6 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
-from tqdm.auto import tqdm
 
 from mmempathy.device import autocast
 from mmempathy.errors import InputError
@@ -185,11 +184,7 @@ def person_shifts(
     out = Adaptation(torch.zeros_like(logp), [0] * len(people), [0.0] * len(people))
     z = centred(logp.float())
     mean = centred(torch.as_tensor(reference["mean"], dtype=z.dtype, device=z.device))
-    groups: dict[Hashable, list[int]] = {}
-    for i, p in enumerate(people):
-        if p is not None:
-            groups.setdefault(p, []).append(i)
-    for members in groups.values():
+    for members in group_indices(people):
         basis = [i for i in members if informs is None or informs[i]]
         if len(basis) < settings.min_segments:
             continue
@@ -199,6 +194,15 @@ def person_shifts(
         for i in members:
             out.segments[i], out.strength[i] = len(basis), weight
     return out
+
+
+def group_indices(people: Sequence[Hashable | None]) -> list[list[int]]:
+    """The indices of each person's items, in first-seen order (``None`` belongs to no one)."""
+    groups: dict[Hashable, list[int]] = {}
+    for i, p in enumerate(people):
+        if p is not None:
+            groups.setdefault(p, []).append(i)
+    return list(groups.values())
 
 
 def people_by_modality(person: Sequence[Any], n: int, modalities: Sequence[str]) -> dict[str, list[Hashable | None]]:
@@ -233,8 +237,8 @@ class BaselineReader:
     """Reads items batch by batch as they come, and reads them again against their people's baselines
     once all are in (a baseline needs every segment of the person).
 
-    Only each batch's encoder outputs are kept (a few kB a segment), not the raw media, so a long video
-    costs little memory; the second reading runs only the fusion, not the encoders.
+    Only each batch's encoder outputs are kept (about 0.25 MB a segment with ``lite``), not the raw media;
+    the second reading runs only the fusion, not the encoders.
 
     Args:
         fuser: The model (an :class:`~mmempathy.model.EmotionFuser`).
@@ -278,31 +282,20 @@ class BaselineReader:
             self.informs[m.value] += (
                 [True] * len(samples) if informs is None else [bool(i.get(m.value, True)) for i in informs]
             )
-        fuser = self.fuser
-        fuser.warn_if_untrained()
-        was_training = fuser.training
-        fuser.eval()
-        device = fuser.device
-        for start in tqdm(range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"):
-            batch = fuser.processor.collate(samples[start : start + batch_size], first_index=start)
-            batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
-            with autocast(device):
-                encoded = fuser.encode(batch)
-                out = fuser.fuse(encoded)
+        for encoded, out in self.fuser.read_batches(samples, batch_size, progress):
+            n = len(out.present)
             self.batches.append((self.count, {m: (t.float().cpu(), mask.cpu()) for m, (t, mask) in encoded.items()}))
-            self.count += len(out.present)
+            self.count += n
             self.present.append(out.present.cpu())
             for m in self.adapted:
                 probs = out.modality_probs.get(m)
-                n = len(out.present)
                 self.logp[m].append(
                     probs.float().clamp_min(1e-12).log().cpu()
                     if probs is not None
-                    else torch.zeros(n, len(fuser.labels))
+                    else torch.zeros(n, len(self.fuser.labels))
                 )
         for m, ids in people.items():
             self.people[m] += ids
-        fuser.train(was_training)
 
     @torch.no_grad()
     def results(self) -> list[EmotionResult]:

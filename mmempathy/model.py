@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -363,19 +363,30 @@ class EmotionFuser(nn.Module):
             reader = BaselineReader(self)
             reader.add(samples, person, batch_size=batch_size, progress=progress)
             return reader.results()
+        return [
+            result for _, out in self.read_batches(samples, batch_size, progress) for result in self.to_results(out)
+        ]
+
+    @torch.no_grad()
+    def read_batches(
+        self, samples: Sequence[Sample], batch_size: int = 16, progress: bool = False
+    ) -> Iterator[tuple[Encoded, FuserOutput]]:
+        """Encode and fuse ``samples`` batch by batch in eval mode (bf16 autocast on CUDA), yielding each
+        batch's encoder outputs and fused output; the mode the model was in comes back at the end."""
         self.warn_if_untrained()
         was_training = self.training
         self.eval()
-        results: list[EmotionResult] = []
         device = self.device
-        for start in tqdm(range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"):
-            batch = self.processor.collate(samples[start : start + batch_size], first_index=start)
-            batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
-            with autocast(device):  # the one precision choice (mmempathy.device): bf16 on CUDA
-                out = self(batch)
-            results.extend(self.to_results(out))
-        self.train(was_training)
-        return results
+        try:
+            for start in tqdm(range(0, len(samples), batch_size), disable=not progress, desc="predict", unit="batch"):
+                batch = self.processor.collate(samples[start : start + batch_size], first_index=start)
+                batch = {m: {k: v.to(device, non_blocking=True) for k, v in t.items()} for m, t in batch.items()}
+                with autocast(device):  # the one precision choice (mmempathy.device): bf16 on CUDA
+                    encoded = self.encode(batch)
+                    out = self.fuse(encoded)
+                yield encoded, out
+        finally:
+            self.train(was_training)
 
     def to_results(self, out: FuserOutput) -> list[EmotionResult]:
         """Turn a batch's tensors into one :class:`EmotionResult` per item."""
