@@ -447,3 +447,18 @@ def test_coach_import_says_why_answers_were_skipped(fuser, tmp_path, capsys):
     lib = Library()
     lib.add(Item(id=whole, kind="voice", truth="anger", path=clip))
     assert import_coach(fuser, tmp_path / "coach.db", lib).skipped["whose media file is missing"] == 2
+
+
+def test_a_packaged_presets_corrections_go_to_the_user_cache_not_into_the_package(monkeypatch, tmp_path):
+    """The package's own folder is mmempathy/, not the feedback subpackage: nothing is written inside it."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import mmempathy
+    from mmempathy.feedback import default_directory
+
+    monkeypatch.delenv("MMEMPATHY_FEEDBACK_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    preset = SimpleNamespace(checkpoint_dir=Path(mmempathy.__file__).parent / "weights" / "lite")
+    assert default_directory(preset) == tmp_path / "home" / ".cache" / "mmempathy" / "feedback" / "lite"
+    assert default_directory(SimpleNamespace(checkpoint_dir=tmp_path / "ckpt")) == tmp_path / "ckpt" / "adapters"
