@@ -13,61 +13,29 @@ one shard of every epoch per process); ``batch_size`` is per process.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from mmempathy.device import autocast, autocast_dtype
-from mmempathy.metrics import classification_metrics, regression_metrics
-from mmempathy.model import EmotionFuser, compute_loss
+from mmempathy.device import autocast_dtype
+from mmempathy.model import EmotionFuser
 from mmempathy.output import FuserOutput
-from mmempathy.train.cache import FeatureCache, collate_cached
 from mmempathy.train.config import METRICS, TrainConfig
-from mmempathy.train.curves import plot_curves
-from mmempathy.train.data import LabelledCollate
 from mmempathy.train.distributed import init_distributed, resolve_device, seed_everything, to_device
-from mmempathy.train.schedule import ListBatchSampler, dataset_targets, lr_factor
-from mmempathy.train.state import has_state, load_state, save_state
-
-
-@dataclass
-class TrainResult:
-    """What :meth:`Trainer.fit` returns.
-
-    Attributes:
-        history: One dict per evaluated epoch (train loss, validation metrics, learning rates, speed).
-        best_metric: The best value of the selection metric.
-        best_epoch: The epoch (1-based) it was reached in.
-        best_dir: The best checkpoint (a ``save_pretrained`` directory).
-        last_dir: The last checkpoint, with the trainer state for resuming.
-        global_step: Optimizer steps taken.
-        stopped_early: Whether early stopping ended the run.
-        used_cache: Whether training ran on cached encoder outputs.
-    """
-
-    history: list[dict[str, float]]
-    best_metric: float | None
-    best_epoch: int | None
-    best_dir: Path
-    last_dir: Path
-    global_step: int
-    stopped_early: bool
-    used_cache: bool = False
-    losses: list[float] = field(default_factory=list)
+from mmempathy.train.evaluation import RunEvaluation, loss_of
+from mmempathy.train.outputs import RunOutputs, TrainResult
+from mmempathy.train.prepare import RunPreparation
+from mmempathy.train.schedule import ListBatchSampler, lr_factor
+from mmempathy.train.state import has_state, load_state
 
 
 class Step(nn.Module):
@@ -81,35 +49,7 @@ class Step(nn.Module):
         return self.fuser.fuse(inputs) if cached else self.fuser(inputs)
 
 
-def loss_of(
-    fuser: EmotionFuser, out: FuserOutput, labels: torch.Tensor, cfg: TrainConfig, class_weight
-) -> torch.Tensor:
-    """The fused + auxiliary loss with the run's options (see :func:`mmempathy.model.compute_loss`)."""
-    aux = fuser.config.aux_loss_weight if cfg.aux_weight is None else cfg.aux_weight
-    return compute_loss(
-        out,
-        labels,
-        task=fuser.config.task,
-        aux_weight=aux,
-        label_smoothing=cfg.label_smoothing,
-        class_weight=class_weight,
-    )
-
-
-def set_gradient_checkpointing(encoder: nn.Module, on: bool) -> bool:
-    """Switch checkpointing on an hf or timm encoder; returns whether the encoder supports it."""
-    model = getattr(encoder, "model", None)
-    if model is not None and hasattr(model, "gradient_checkpointing_enable"):
-        model.gradient_checkpointing_enable() if on else model.gradient_checkpointing_disable()
-        return True
-    backbone = getattr(encoder, "backbone", None)
-    if backbone is not None and hasattr(backbone, "set_grad_checkpointing"):
-        backbone.set_grad_checkpointing(on)
-        return True
-    return False
-
-
-class Trainer:
+class Trainer(RunPreparation, RunEvaluation, RunOutputs):
     """Trains an :class:`EmotionFuser` on labelled :class:`~mmempathy.sample.Sample` s.
 
     * all trainable parameters at once (encoders, fusion, heads), with AdamW, separate peak rates for
@@ -161,110 +101,6 @@ class Trainer:
             raise ValueError(f"metric {self.metric!r} needs a classification model")
         self.global_step = 0
         self.losses: list[float] = []  # per optimizer step, this process's mean loss
-
-    # ------------------------------------------------------------------ setup
-
-    def autocast(self) -> AbstractContextManager:
-        """The precision context of forward passes."""
-        return autocast(self.device, self.config.precision)
-
-    def prepare_model(self) -> None:
-        """Apply the run's model options (LoRA, modality dropout, checkpointing) and move to the device."""
-        fuser, cfg = self.fuser, self.config
-        if cfg.lora and not fuser.config.lora:
-            from mmempathy.train.lora import apply_lora
-
-            apply_lora(fuser, cfg.lora)
-        if cfg.modality_dropout is not None:
-            fuser.config.fusion.modality_dropout = cfg.modality_dropout
-        if cfg.gradient_checkpointing is not None:
-            for m in fuser.modalities:
-                set_gradient_checkpointing(fuser.encoders[m.value], cfg.gradient_checkpointing)
-        fuser.to(self.device)
-        self.frozen = [
-            m for m in fuser.modalities if not any(p.requires_grad for p in fuser.encoders[m.value].parameters())
-        ]
-        self.use_cache = cfg.feature_cache == "on" or (
-            cfg.feature_cache == "auto" and len(self.frozen) == len(fuser.modalities)
-        )
-        if self.use_cache and len(self.frozen) < len(fuser.modalities):
-            trainable = sorted(set(m.value for m in fuser.modalities) - {m.value for m in self.frozen})
-            raise ValueError(f"feature_cache='on' needs every encoder frozen; trainable: {trainable}")
-
-    def set_train_mode(self) -> None:
-        """Train mode, except fully frozen encoders (no dropout, no batch-norm updates in a fixed feature map)."""
-        self.fuser.train()
-        for m in self.frozen:
-            self.fuser.encoders[m.value].eval()
-
-    def param_groups(self) -> list[dict[str, Any]]:
-        """Trainable parameters in four groups: encoders/fusion x decayed/not (biases, norms, learned tokens)."""
-        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
-        no_decay = self.fuser.no_weight_decay()
-        for name, p in self.fuser.named_parameters():
-            if p.requires_grad:
-                groups.setdefault((name.startswith("encoders."), p.ndim > 1 and name not in no_decay), []).append(p)
-        cfg = self.config
-        return [
-            {
-                "params": params,
-                "lr": cfg.lr_encoder if encoder else cfg.lr_fusion,
-                "weight_decay": cfg.weight_decay if decay else 0.0,
-                "name": f"{'encoder' if encoder else 'fusion'}{'' if decay else '_no_decay'}",
-            }
-            for (encoder, decay), params in sorted(groups.items(), reverse=True)
-        ]
-
-    def class_weight(self) -> torch.Tensor | None:
-        """Per-class loss weights from the config (``"balanced"``: inverse training frequency)."""
-        cw = self.config.class_weight
-        if cw is None or self.fuser.config.task == "regression":
-            return None
-        n = len(self.fuser.labels)
-        if cw == "balanced":
-            counts = np.bincount(np.asarray(dataset_targets(self.train_data), dtype=np.int64), minlength=n)
-            weight = counts.sum() / (n * np.maximum(counts, 1))
-        else:
-            weight = np.asarray(cw, dtype=np.float32)
-            if weight.shape != (n,):
-                raise ValueError(f"class_weight needs {n} values, got {len(weight)}")
-        return torch.tensor(weight, dtype=torch.float32, device=self.device)
-
-    def datasets(self) -> tuple[Any, Any, Callable]:
-        """Train/val datasets and collate: raw samples, or their cached encoder outputs."""
-        if not self.use_cache:
-            collate = LabelledCollate(
-                self.fuser.processor, self.fuser.config.task, skip_unlabelled=self.config.skip_unlabelled
-            )
-            return self.train_data, self.val_data, collate
-        root = Path(self.config.cache_dir or self.output_dir / "feature_cache")
-        precision = "bf16" if self.autocast_dtype is not None else "fp32"
-        cache = FeatureCache(
-            self.fuser, root, batch_size=self.config.batch_size, autocast=self.autocast(), precision=precision
-        )
-        show = self.config.progress and self.rank == 0
-        kw = {"skip_unlabelled": self.config.skip_unlabelled, "progress": show}
-        if self.world > 1 and self.rank != 0:  # rank 0 writes the cache, the others then only read it
-            dist.barrier()
-        train = cache.build(self.train_data, desc="cache train", **kw)
-        val = cache.build(self.val_data, desc="cache val", **kw) if self.val_data is not None else None
-        if self.world > 1 and self.rank == 0:
-            dist.barrier()
-        self.cache = cache
-        task = self.fuser.config.task
-        return train, val, lambda items: collate_cached(items, task)
-
-    def epoch_batches(self, data: Any, epoch: int) -> list[list[int]]:
-        """This process's micro-batches of one epoch: a seeded shuffle, sharded by rank (DistributedSampler)."""
-        sampler = DistributedSampler(data, num_replicas=self.world, rank=self.rank, shuffle=True, seed=self.config.seed)
-        sampler.set_epoch(epoch)
-        if hasattr(data, "set_epoch"):  # e.g. Augmented: its random draws follow the epoch, so resuming repeats them
-            data.set_epoch(epoch)
-        order = list(sampler)
-        bs = self.config.batch_size
-        return [order[i : i + bs] for i in range(0, len(order), bs)]
-
-    # ------------------------------------------------------------------ fit
 
     def fit(self) -> TrainResult:
         """Train (or resume) to the end; returns the history and where the checkpoints are."""
@@ -414,141 +250,3 @@ class Trainer:
                 break
         bar.close()
         return seen
-
-    # ------------------------------------------------------------------ evaluation
-
-    @torch.no_grad()
-    def evaluate(self, data: Sequence | torch.utils.data.Dataset) -> dict[str, float]:
-        """Loss and metrics of the current model on labelled ``data`` (raw samples)."""
-        if not hasattr(self, "collate"):
-            self.prepare_model()
-            self.collate = LabelledCollate(self.fuser.processor, self.fuser.config.task)
-            self.use_cache, self.weight = False, self.class_weight()
-        return self.evaluate_loader(data)
-
-    @torch.no_grad()
-    def evaluate_loader(self, data: Any) -> dict[str, float]:
-        """Evaluate this process's shard (every ``world``-th item) and combine the shards' results."""
-        was_training = self.fuser.training
-        self.fuser.eval()
-        indices = list(range(self.rank, len(data), self.world))
-        bs = self.config.batch_size
-        loader = DataLoader(
-            data,
-            batch_sampler=ListBatchSampler([indices[i : i + bs] for i in range(0, len(indices), bs)]),
-            collate_fn=self.collate,
-            num_workers=self.config.num_workers,
-        )
-        preds, targets, loss_sum = [], [], 0.0
-        for inputs, labels in loader:
-            inputs, labels = to_device(inputs, self.device), labels.to(self.device)
-            with self.autocast():
-                out = self.fuser.fuse(inputs) if self.use_cache else self.fuser(inputs)
-                loss_sum += float(loss_of(self.fuser, out, labels, self.config, self.weight)) * len(labels)
-            logits = out.logits.float()
-            preds.append(logits.argmax(-1) if self.fuser.config.task == "classification" else logits)
-            targets.append(labels)
-        task = self.fuser.config.task
-        empty = torch.zeros(0, dtype=torch.long if task == "classification" else torch.float32, device=self.device)
-        pred = self.gather(torch.cat(preds) if preds else empty)
-        target = self.gather(torch.cat(targets) if targets else empty)
-        self.fuser.train(was_training)
-        scores = {"loss": self.reduce_mean(loss_sum, len(indices))}
-        if task == "classification":
-            found = classification_metrics(pred.cpu(), target.cpu(), len(self.fuser.labels))
-            scores.update({k: found[k] for k in ("accuracy", "f1_weighted", "f1_macro")})
-        else:
-            scores.update(regression_metrics(pred.cpu(), target.cpu()))
-        return scores
-
-    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Concatenate a tensor of varying first size from every process (itself when alone)."""
-        if self.world == 1:
-            return tensor
-        sizes = [torch.zeros(1, dtype=torch.long, device=tensor.device) for _ in range(self.world)]
-        dist.all_gather(sizes, torch.tensor([len(tensor)], device=tensor.device))
-        longest = int(max(s.item() for s in sizes))
-        padded = tensor.new_zeros(longest, *tensor.shape[1:])
-        padded[: len(tensor)] = tensor
-        parts = [torch.zeros_like(padded) for _ in range(self.world)]
-        dist.all_gather(parts, padded)
-        return torch.cat([p[: int(s.item())] for p, s in zip(parts, sizes)])
-
-    def reduce_mean(self, total: float, count: int) -> float:
-        """``sum(total) / sum(count)`` over processes."""
-        if self.world > 1:
-            t = torch.tensor([total, float(count)], dtype=torch.float64, device=self.device)
-            dist.all_reduce(t)
-            total, count = float(t[0]), int(t[1])
-        return total / max(count, 1)
-
-    # ------------------------------------------------------------------ outputs
-
-    def save_model(self, directory: Path) -> None:
-        """Write a ``save_pretrained`` checkpoint (rank 0), marked as trained."""
-        if self.rank == 0:
-            self.fuser.config.trained = True
-            self.fuser.save_pretrained(directory)
-        if self.world > 1:
-            dist.barrier()
-
-    def checkpoint(self, directory: Path, optimizer, scheduler, progress: dict[str, Any]) -> None:
-        """The model plus everything needed to resume, in ``directory``."""
-        self.save_model(directory)
-        save_state(directory, optimizer, scheduler, progress, rank=self.rank)
-        if self.world > 1:
-            dist.barrier()
-
-    def write_resolved_config(self) -> None:
-        """``train_config.json`` and ``model_config.json``: the run as it was resolved."""
-        (self.output_dir / "train_config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
-        (self.output_dir / "model_config.json").write_text(json.dumps(self.fuser.config.to_dict(), indent=2))
-
-    def summary_writer(self):
-        """A TensorBoard writer on rank 0 (``None`` when disabled); resuming drops events past the step."""
-        if self.rank != 0 or not self.config.tensorboard:
-            return None
-        from torch.utils.tensorboard import SummaryWriter
-
-        return SummaryWriter(str(self.output_dir / "tensorboard"), purge_step=self.global_step or None)
-
-    def log_epoch(self, rows: list[dict[str, float]], writer) -> None:
-        """Append to TensorBoard and rewrite ``metrics.csv`` (rank 0)."""
-        if self.rank != 0:
-            return
-        row = rows[-1]
-        if writer is not None:
-            for key, value in row.items():
-                if key not in ("epoch", "step"):
-                    writer.add_scalar(f"epoch/{key}", value, int(row["epoch"]))
-            writer.flush()
-        path = self.output_dir / "metrics.csv"
-        keys = list(dict.fromkeys(k for r in rows for k in r))
-        with path.open("w", newline="") as f:
-            out = csv.DictWriter(f, fieldnames=keys)
-            out.writeheader()
-            out.writerows(rows)
-
-    def finish(self, result: TrainResult) -> None:
-        """``summary.json``, the curves on request, and a short summary on stdout."""
-        summary = {
-            "metric": self.metric,
-            "best": result.best_metric,
-            "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
-            "global_step": result.global_step,
-            "stopped_early": result.stopped_early,
-            "used_cache": result.used_cache,
-            "best_dir": str(result.best_dir),
-            "last": result.history[-1] if result.history else {},
-        }
-        (self.output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        if self.config.plot and result.history:
-            plot_curves(result.history, self.output_dir / "curves.png", metric=self.metric)
-        if self.config.progress:
-            best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"
-            print(
-                f"done: {len(result.history)} epochs, {result.global_step} steps; best {self.metric} {best} "
-                f"at epoch {result.best_epoch} -> {result.best_dir}"
-                + (" (stopped early)" if result.stopped_early else "")
-            )
