@@ -143,3 +143,12 @@ class LiteFaceEncoder(FrameEncoder):
     def layers(self) -> nn.ModuleList:
         """The convolutional blocks, bottom to top."""
         return nn.ModuleList(list(self.backbone)[:4])
+
+    def train(self, mode: bool = True) -> LiteFaceEncoder:
+        """Also lays the convolutions' weights out channels-last when reading (``mode=False``): oneDNN's
+        CPU convolutions then keep activations channels-last too and take half the time (same outputs, to
+        float rounding); training keeps the default layout, in which optimiser state and checkpoints are kept.
+        """
+        super().train(mode)
+        self.backbone.to(memory_format=torch.contiguous_format if mode else torch.channels_last)
+        return self

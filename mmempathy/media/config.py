@@ -33,6 +33,7 @@ class VideoConfig:
     detect_side: int = 400  # longer side of the image the face detector sees
     face_detector: str = "auto"  # "auto" (CenterFace, Haar where it finds nothing), "centerface" or "haar"
     frame_max_side: int | None = 960  # frames are converted at most this large (crops come from them)
+    overlap: bool = True  # decode and find faces in a thread of their own while speech and the model run
     face_size: int | None = None  # crop side; None: the model's ``processor.face_size``
     progress: bool | None = None  # a progress bar; None: only for files longer than a minute
     segment_by: str = "auto"  # "auto" (cues if subtitles, else windows), "window", "speech" or "subtitles"

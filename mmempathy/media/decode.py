@@ -159,6 +159,7 @@ def iter_media(
     sample_rate: int = SAMPLE_RATE,
     max_side: int | None = None,
     skip_nonref: bool = True,
+    threads: int = 0,
 ) -> Iterator[VideoFrame | AudioChunk]:
     """Demux a file once, yielding sampled frames and resampled audio in time (packet) order.
 
@@ -174,6 +175,7 @@ def iter_media(
             done by the converter, so it costs nothing extra.
         skip_nonref: When sampling at most a quarter of the stream's frame rate, let the decoder
             skip non-reference frames (no other frame depends on them).
+        threads: The video decoder's threads (0: FFmpeg's choice, as many as there are cores).
 
     Raises:
         InputError: The file is missing, not media, or holds nothing that decodes.
@@ -185,6 +187,7 @@ def iter_media(
         if video and container.streams.video:
             vstream = container.streams.video[0]
             vstream.thread_type = "AUTO"
+            vstream.thread_count = threads
             if skip_nonref and fps and vstream.average_rate and fps * 4 <= float(vstream.average_rate):
                 # Frames no other frame refers to (most B-frames) are not even decoded: about half
                 # the work for typical h264. The frame kept for a tick is then at most a few frames late.

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -335,9 +336,11 @@ class FaceTracker:
                     del self.tracks[tid]
         return ids  # type: ignore[return-value]
 
-    def main_track(self, candidates: set[int] | list[int]) -> int | None:
-        """The most persistent track among ``candidates`` (seen most often so far)."""
-        return max(candidates, key=lambda tid: (self.hits.get(tid, 0), -tid), default=None)
+    def main_track(self, candidates: set[int] | list[int], hits: Mapping[int, int] | None = None) -> int | None:
+        """The most persistent track among ``candidates`` (seen most often so far, or in ``hits``: the
+        counts as they stood at an earlier frame, for a reader that runs behind the tracker)."""
+        hits = self.hits if hits is None else hits
+        return max(candidates, key=lambda tid: (hits.get(tid, 0), -tid), default=None)
 
 
 def crop_face(image: np.ndarray, box: Box, size: int, margin: float = 0.2, angle: float = 0.0) -> np.ndarray:
@@ -435,9 +438,12 @@ class FaceExtractor:
         """Crops of the main face (the most persistent track so far) within ``frames``."""
         return self.main_face(frames)[1]
 
-    def main_face(self, frames: list[FrameFaces]) -> tuple[int | None, list[np.ndarray]]:
-        """The main face's track id (the most persistent track so far) within ``frames``, and its crops."""
-        main = self.tracker.main_track({tid for f in frames for tid in f.track_ids})
+    def main_face(
+        self, frames: list[FrameFaces], hits: Mapping[int, int] | None = None
+    ) -> tuple[int | None, list[np.ndarray]]:
+        """The main face's track id (the most persistent track so far, or by ``hits``: see
+        :meth:`FaceTracker.main_track`) within ``frames``, and its crops."""
+        main = self.tracker.main_track({tid for f in frames for tid in f.track_ids}, hits)
         if main is None:
             return None, []
         return main, [crop for f in frames if (crop := f.crop_of(main)) is not None]

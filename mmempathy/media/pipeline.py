@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -51,6 +51,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mmempathy.errors import InputError
+from mmempathy.media.ahead import run_ahead
 from mmempathy.media.asr import SpeechRecognizer, StreamingTranscriber
 from mmempathy.media.config import SEGMENT_BY, VideoConfig  # noqa: F401  (SEGMENT_BY: this module's name for it too)
 from mmempathy.media.decode import SAMPLE_RATE, AudioChunk, VideoFrame, iter_media, open_media, probe
@@ -256,7 +257,14 @@ def _samples(
     info = replace(info, has_video=info.has_video and Modality.FACE in wanted, has_audio=decode_audio)
     assembler = _Assembler(
         spans,
-        FaceExtractor(face_size, detector=FaceDetector(detector=config.face_detector, detect_side=config.detect_side)),
+        FaceExtractor(
+            face_size,
+            detector=FaceDetector(
+                detector=config.face_detector,
+                detect_side=config.detect_side,
+                threads=1 if config.overlap else 2,  # overlapped, the other stages use the second core
+            ),
+        ),
         config,
         info=info,
         sample_rate=sample_rate,
@@ -277,8 +285,15 @@ def _samples(
             audio=info.has_audio,
             sample_rate=sample_rate,
             max_side=config.frame_max_side,
+            threads=1 if config.overlap else 0,
         )
-        for item in pacer(stream) if pacer is not None else stream:
+        items: Iterable[VideoFrame | AudioChunk] = pacer(stream) if pacer is not None else stream
+        if config.overlap:  # decoding, face finding and the rest each in a thread: three stages, two cores
+            items = run_ahead(items, name=f"mmempathy-decode:{name}")
+        faced = _with_faces(items, assembler.extractor)
+        if config.overlap and info.has_video:
+            faced = run_ahead(faced, name=f"mmempathy-faces:{name}")
+        for item in faced:
             yield from assembler.add(item)
             if show and math.isfinite(assembler.clock):
                 bar.update(max(0.0, round(min(assembler.clock, bar.total) - bar.n, 1)))
@@ -310,6 +325,14 @@ def _samples(
             "speech": "no speech was found in it",
         }.get(by, "nothing in it could be decoded")
         raise InputError(f"no segment could be made from {path}: {why}")
+
+
+def _with_faces(
+    items: Iterable[VideoFrame | AudioChunk], extractor: FaceExtractor
+) -> Iterator[FrameFaces | AudioChunk]:
+    """The decoded stream with each sampled frame replaced by its faces (the frame itself is let go)."""
+    for item in items:
+        yield extractor(item.image, item.time) if isinstance(item, VideoFrame) else item
 
 
 class _Assembler:
@@ -348,6 +371,9 @@ class _Assembler:
         self.regions_taken = 0
         self.heard = 0  # words Whisper gave
         self.frames: deque[FrameFaces] = deque()
+        # How often each face track was seen in the frames taken so far: the tracker may run ahead
+        # (in the decoding thread), and the main face is chosen as it stood when the segment closed.
+        self.hits: Counter[int] = Counter()
         self.audio: deque[AudioChunk] = deque()
         # A stream that the file lacks never holds a segment back.
         self.video_clock = -math.inf if info.has_video else math.inf
@@ -369,9 +395,10 @@ class _Assembler:
             clock = min(clock, self.transcriber.clock)
         return clock
 
-    def add(self, item: VideoFrame | AudioChunk) -> Iterator[Sample]:
-        if isinstance(item, VideoFrame):
-            self.frames.append(self.extractor(item.image, item.time))
+    def add(self, item: FrameFaces | AudioChunk) -> Iterator[Sample]:
+        if isinstance(item, FrameFaces):
+            self.frames.append(item)
+            self.hits.update(item.track_ids)
             self.video_clock = self.last_frame = item.time
         else:
             self._hear(item)
@@ -468,7 +495,7 @@ class _Assembler:
 
     def _emit(self, span: _Span) -> Sample:
         frames = [f for f in self.frames if span.start <= f.time < span.end]
-        track, crops = self.extractor.main_face(frames)
+        track, crops = self.extractor.main_face(frames, self.hits)
         if len(crops) > self.config.max_faces:
             keep = np.linspace(0, len(crops) - 1, self.config.max_faces).round().astype(int)
             crops = [crops[i] for i in keep]
