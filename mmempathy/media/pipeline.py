@@ -293,10 +293,13 @@ def _samples(
         faced = _with_faces(items, assembler.extractor)
         if config.overlap and info.has_video:
             faced = run_ahead(faced, name=f"mmempathy-faces:{name}")
-        for item in faced:
-            yield from assembler.add(item)
-            if show and math.isfinite(assembler.clock):
-                bar.update(max(0.0, round(min(assembler.clock, bar.total) - bar.n, 1)))
+        try:
+            for item in faced:
+                yield from assembler.add(item)
+                if show and math.isfinite(assembler.clock):
+                    bar.update(max(0.0, round(min(assembler.clock, bar.total) - bar.n, 1)))
+        finally:
+            faced.close()  # the stages stop now, however the loop ended (an error here, Ctrl-C, the reader closing)
         yield from assembler.finish()
         bar.update(max(0.0, bar.total - bar.n))
     if assembler.transcriber is not None:
@@ -330,9 +333,17 @@ def _samples(
 def _with_faces(
     items: Iterable[VideoFrame | AudioChunk], extractor: FaceExtractor
 ) -> Iterator[FrameFaces | AudioChunk]:
-    """The decoded stream with each sampled frame replaced by its faces (the frame itself is let go)."""
-    for item in items:
-        yield extractor(item.image, item.time) if isinstance(item, VideoFrame) else item
+    """The decoded stream with each sampled frame replaced by its faces (the frame itself is let go).
+
+    Closing it closes ``items``: a decoding stage behind it stops now, not when the stream is collected.
+    """
+    try:
+        for item in items:
+            yield extractor(item.image, item.time) if isinstance(item, VideoFrame) else item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 class _Assembler:
