@@ -88,7 +88,7 @@ def test_formats_and_same_path_are_refused_before_work(tmp_path):
 
 
 def test_a_failed_checkpoint_save_keeps_the_old_checkpoint(tiny, tmp_path, monkeypatch):
-    import mmempathy.model as model_module
+    import mmempathy.checkpoint as checkpoint_module
     from mmempathy import EmotionFuser
 
     tiny.save_pretrained(tmp_path)
@@ -98,7 +98,7 @@ def test_a_failed_checkpoint_save_keeps_the_old_checkpoint(tiny, tmp_path, monke
         Path(filename).write_bytes(b"partial")
         raise KeyboardInterrupt  # Ctrl-C in the middle of writing the weights
 
-    monkeypatch.setattr(model_module, "save_file", broken_save_file)
+    monkeypatch.setattr(checkpoint_module, "save_file", broken_save_file)
     with pytest.raises(KeyboardInterrupt):
         tiny.save_pretrained(tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before

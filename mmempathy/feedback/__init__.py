@@ -36,7 +36,7 @@ Example:
     >>> fuser.use_adapter(None)  # back to the base model  # doctest: +SKIP
 """
 
-from mmempathy.feedback.adapter import Adapter, AdaptSettings
+from mmempathy.feedback.adapter import Adapter, AdaptSettings, use_adapter
 from mmempathy.feedback.files import (
     ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
@@ -90,4 +90,5 @@ __all__ = [
     "record_segments_csv",
     "train_adapter",
     "unpack",
+    "use_adapter",
 ]

@@ -20,6 +20,7 @@ from mmempathy.errors import CheckpointError, InputError, MMEmpathyError
 from mmempathy.feedback.files import (
     ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
+    adapter_path,
     check_adapter_directory,
     read_adapter_meta,
     remove_adapter_files,
@@ -225,3 +226,19 @@ class Adapter:
         else:
             adapter.lora_state = tensors
         return adapter
+
+
+def use_adapter(fuser: Any, adapter: Adapter | str | Path | None = None) -> None:
+    """Switch ``fuser``'s adapter: ``adapter`` on (an :class:`Adapter`, its name under the checkpoint's
+    ``adapters/`` or its directory), or off with ``None``, which gives back the base model's outputs exactly.
+    The one adapter switched on before is taken off first (``fuser.use_adapter`` calls this)."""
+    if fuser.adapter is not None:
+        fuser.adapter.detach(fuser)
+        fuser.adapter = None
+    if adapter is None:
+        return
+    if not isinstance(adapter, Adapter):
+        path = Path(adapter) if Path(adapter).is_dir() else adapter_path(fuser, str(adapter))
+        adapter = Adapter.load(path)
+    adapter.attach(fuser)
+    fuser.adapter = adapter
