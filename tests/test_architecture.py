@@ -53,7 +53,7 @@ def layers() -> dict[str, tuple[int, str]]:
     for line in diagram.splitlines():
         if row := re.match(r"(\d+)\s+(.+?)\s{2,}(\S.*)$", line):
             layer, names = (int(row[1]), row[2]), row[3]
-        elif layer and re.match(r"\s+[\w.]+,", line):  # a layer's names go on over the next lines
+        elif layer and re.fullmatch(r"\s+[\w.]+(,\s*[\w.]+)*,?", line):  # a layer's names go on below
             names = line
         else:
             continue
