@@ -33,6 +33,7 @@ class VideoConfig:
     detect_side: int = 400  # longer side of the image the face detector sees
     face_detector: str = "auto"  # "auto" (CenterFace, Haar where it finds nothing), "centerface" or "haar"
     frame_max_side: int | None = 960  # frames are converted at most this large (crops come from them)
+    detect_every: float = 1.0  # seconds between face searches, found faces carried in between (0: every frame)
     overlap: bool = True  # decode and find faces in a thread of their own while speech and the model run
     face_size: int | None = None  # crop side; None: the model's ``processor.face_size``
     progress: bool | None = None  # a progress bar; None: only for files longer than a minute
@@ -61,6 +62,8 @@ class VideoConfig:
             raise InputError(f"segment_by must be one of {', '.join(SEGMENT_BY)}, got {self.segment_by!r}")
         if self.asr not in ("auto", "off"):
             raise InputError(f"asr must be 'auto' or 'off', got {self.asr!r}")
+        if self.detect_every < 0:
+            raise InputError(f"detect_every must not be negative, got {self.detect_every}")
         if self.min_speech < 0 or self.asr_threads < 0:
             raise InputError("min_speech and asr_threads must not be negative")
         if self.adapt not in ADAPT:

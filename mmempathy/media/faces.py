@@ -376,6 +376,12 @@ def crop_face(image: np.ndarray, box: Box, size: int, margin: float = 0.2, angle
     return np.ascontiguousarray(crop, dtype=np.uint8)
 
 
+def _thumbnail(crop: np.ndarray) -> np.ndarray:
+    """A crop as 16x16 grayscale in 0-1, to tell whether a face still looks as it did."""
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
+    return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
 @dataclass
 class FrameFaces:
     """The faces of one frame: track ids and crops, largest face first; empty when none."""
@@ -408,6 +414,12 @@ class FaceExtractor:
             :class:`FaceDetector` with its defaults.
         tracker: The tracker to use (default: :class:`FaceTracker` with its defaults).
         align: Turn each crop so that the eyes are level, when the detector gives landmarks.
+        detect_every: Seconds between detections (0: every frame). In between, the faces last found are
+            cut from each frame at the same place, as long as they still look as they did when found
+            (``max_change``); a frame where one does not (a cut, a person leaving or moving fast), or
+            after a detection that found nothing, is searched again.
+        max_change: Mean absolute difference (0-1) between a carried face's 16x16 grayscale thumbnail
+            and the one it had when found, above which the frame is searched again.
     """
 
     def __init__(
@@ -419,6 +431,8 @@ class FaceExtractor:
         detector: FaceDetector | str | None = None,
         tracker: FaceTracker | None = None,
         align: bool = True,
+        detect_every: float = 0.0,
+        max_change: float = 0.1,
     ):
         self.face_size = face_size
         self.max_faces = max_faces
@@ -426,13 +440,38 @@ class FaceExtractor:
         self.margin = self.detector.margin if margin is None else margin
         self.tracker = tracker or FaceTracker()
         self.align = align
+        self.detect_every = detect_every
+        self.max_change = max_change
+        self.detections = 0  # frames searched (the others had their faces carried)
+        self._found: tuple[float, list[Box], list[np.ndarray]] | None = None  # when, the boxes, their thumbnails
 
     def __call__(self, image: np.ndarray, time: float = 0.0) -> FrameFaces:
         """Faces of the next frame (``[H, W, 3]`` RGB uint8); call in time order."""
-        boxes = self.detector(image)[: self.max_faces]
+        carried = self._carry(image, time)
+        if carried is not None:
+            boxes, crops = carried
+        else:
+            boxes = self.detector(image)[: self.max_faces]
+            crops = [self._crop(image, box) for box in boxes]
+            self.detections += 1
+            self._found = (time, boxes, [_thumbnail(c) for c in crops]) if boxes and self.detect_every > 0 else None
         ids = self.tracker.update(boxes)
-        crops = [crop_face(image, box, self.face_size, self.margin, box.roll if self.align else 0.0) for box in boxes]
         return FrameFaces(time=time, track_ids=ids, crops=crops)
+
+    def _crop(self, image: np.ndarray, box: Box) -> np.ndarray:
+        return crop_face(image, box, self.face_size, self.margin, box.roll if self.align else 0.0)
+
+    def _carry(self, image: np.ndarray, time: float) -> tuple[list[Box], list[np.ndarray]] | None:
+        """The last boxes and their crops from ``image``, if they are recent and still look the same."""
+        if self._found is None or time - self._found[0] >= self.detect_every - 1e-6 or time < self._found[0]:
+            return None
+        image = as_rgb(image)
+        _, boxes, looks = self._found
+        crops = [self._crop(image, box) for box in boxes]
+        for crop, look in zip(crops, looks):
+            if float(np.abs(_thumbnail(crop) - look).mean()) > self.max_change:
+                return None
+        return boxes, crops
 
     def main_crops(self, frames: list[FrameFaces]) -> list[np.ndarray]:
         """Crops of the main face (the most persistent track so far) within ``frames``."""

@@ -264,6 +264,7 @@ def _samples(
                 detect_side=config.detect_side,
                 threads=1 if config.overlap else 2,  # overlapped, the other stages use the second core
             ),
+            detect_every=config.detect_every,
         ),
         config,
         info=info,
