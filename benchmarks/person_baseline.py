@@ -19,15 +19,24 @@ normalisation does):
 * test, scored once: RAVDESS actors 19-24 (speech), mixed and one-emotion.
 * reported: actor 05's 14 real audio-visual clips (fused, face, speech; a dev person), CK+48 by
   subject (faces: ``--ckplus DIR``, research use only, never shipped).
+* ``--calibrate-video`` (:func:`video_calibration`): the face temperature fitted on CK+48 (held-out NLL by
+  subject-grouped 5-fold cross-validation), the voice and face gate biases on actor 05's clips (scored
+  leave-one-clip-out), the text temperature on MELD dev with neutral lines as no evidence (checked on
+  the GoEmotions dev comments labelled neutral and RAVDESS's two sentences); every candidate is read
+  through the model on all of these, and ``--ship`` names what the calibration keeps.
 
     OMP_NUM_THREADS=1 python benchmarks/person_baseline.py --fit --select --write mmempathy/weights/lite
     OMP_NUM_THREADS=1 python benchmarks/person_baseline.py --ckplus CK+48  # CK+48 faces by subject, too
+    OMP_NUM_THREADS=1 python benchmarks/person_baseline.py --ckplus CK+48 --calibrate-video --ship text \\
+        --write mmempathy/weights/lite  # temperatures and gate on video faces and neutral text, ablated
     python benchmarks/person_baseline.py --smoke   # the tiny random model on a few clips: the recipe runs
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import itertools
 import json
 import platform
@@ -40,12 +49,16 @@ import cv2
 import numpy as np
 import torch
 from feedback import DATA, load_model, ravdess, tess
+from sklearn.metrics import f1_score
 
 from mmempathy import EmotionFuser
 from mmempathy.baseline import BaselineSettings, centred, group_indices, person_shifts, spread
-from mmempathy.data.ravdess import NATIVE_LABELS, TO_DEFAULT, parse_name
+from mmempathy.calibration import collect_outputs, fit_gate_bias, fit_temperature, no_evidence_targets
+from mmempathy.data import get_dataset
+from mmempathy.data.ravdess import NATIVE_LABELS, STATEMENTS, TO_DEFAULT, parse_name
 from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.media.pipeline import clip_inputs
+from mmempathy.metrics import expected_calibration_error
 from mmempathy.sample import Sample
 
 NEUTRAL = DEFAULT_LABELS.index("neutral")
@@ -80,12 +93,15 @@ def ckplus(root: Path) -> list[Sample]:
 
 
 def actor05(face_size: int) -> list[Sample]:
-    """The real RAVDESS audio-visual clips, decoded as inference decodes them."""
+    """The real RAVDESS audio-visual clips, decoded as inference decodes them (the spoken sentence in
+    ``meta["statement"]``)."""
     out = []
     for path in sorted((DATA / "ravdess-av").glob("*/*.mp4")):
         audio, faces = clip_inputs(path, face_size=face_size)
-        label = DEFAULT_LABELS.index(TO_DEFAULT[NATIVE_LABELS[parse_name(path.stem)["emotion"] - 1]])
-        out.append(Sample(audio=audio, sample_rate=16000, faces=faces, label=label, meta={"speaker": "actor05"}))
+        fields = parse_name(path.stem)
+        label = DEFAULT_LABELS.index(TO_DEFAULT[NATIVE_LABELS[fields["emotion"] - 1]])
+        meta = {"speaker": "actor05", "statement": STATEMENTS[fields["statement"]]}
+        out.append(Sample(audio=audio, sample_rate=16000, faces=faces, label=label, meta=meta))
     return out
 
 
@@ -115,6 +131,177 @@ def accuracy(logp, labels, people, ref, settings) -> tuple[float, dict]:
 def one_emotion(people: list, labels: np.ndarray) -> list:
     """Each person's clips of one emotion as a recording of its own (angry throughout, sad throughout ...)."""
     return [f"{p}/{DEFAULT_LABELS[y]}" for p, y in zip(people, labels)]
+
+
+def rescaled(logp: torch.Tensor, old: float, new: float) -> torch.Tensor:
+    """Log-probabilities calibrated with temperature ``old`` read with ``new`` instead (the cached readings
+    are ``log_softmax(logits / old)``, the logits up to a constant per item)."""
+    return torch.log_softmax(logp * old / new, -1)
+
+
+def face_temperature(fuser: EmotionFuser, samples: list[Sample], folds: int = 5) -> tuple[float, dict]:
+    """The face head's temperature fitted on person-grouped faces (CK+48), and its held-out NLL against
+    the shipped one's by subject-grouped cross-validation (each fold's temperature fitted on the others)."""
+    out = collect_outputs(fuser, samples)
+    logits, labels = out["modality_logits"]["face"], out["labels"]
+    people = [s.meta["speaker"] for s in samples]
+    subjects = sorted(set(people))
+    random.Random(0).shuffle(subjects)
+    old = float(fuser.temperatures[1 + [m.value for m in fuser.modalities].index("face")])
+    nll = {"shipped": 0.0, "fitted": 0.0}
+    for k in range(folds):
+        held = torch.tensor([p in subjects[k::folds] for p in people])
+        fitted = fit_temperature(logits[~held], labels[~held])
+        for name, t in (("shipped", old), ("fitted", fitted)):
+            nll[name] += float(torch.nn.functional.cross_entropy(logits[held] / t, labels[held], reduction="sum"))
+    return fit_temperature(logits, labels), {k: v / len(labels) for k, v in nll.items()}
+
+
+def gate_outputs(fuser: EmotionFuser, samples: list[Sample], person: list | None) -> dict:
+    """What :func:`~mmempathy.calibration.fit_gate_bias` reads, from the model's own results (plain, or
+    against the person's baseline): the voice's and the face's calibrated (maybe shifted) log-probabilities,
+    the gate's weights and the fused logits (up to a constant per item)."""
+    results = fuser.predict_samples(samples, batch_size=32, person=person)
+    names = ("audio", "face")
+    logp = {m: torch.tensor([[r.modalities[m][c] for c in fuser.labels] for r in results]).log() for m in names}
+    fused = torch.tensor([[r.probs[c] for c in fuser.labels] for r in results]).log()
+    return {
+        "labels": torch.tensor([s.label for s in samples]),
+        "weights": torch.tensor([[r.weights.get(m, 0.0) for m in names] for r in results]),
+        "present": torch.tensor([[m in r.modalities for m in names] for r in results]),
+        "modality_logits": logp,
+        "logits": float(fuser.temperatures[0]) * fused,
+    }
+
+
+def refused(outputs: dict, bias: dict[str, float]) -> torch.Tensor:
+    """The fused logits with ``bias`` added to the gate's scores (the correction path kept as it is)."""
+    logp = torch.stack([outputs["modality_logits"][m] for m in bias], 1)
+    weights = outputs["weights"]
+    mixture = torch.einsum("b m, b m c -> b c", weights, logp)
+    gated = torch.softmax(weights.clamp(min=1e-12).log() + torch.tensor(list(bias.values())), -1)
+    return torch.einsum("b m, b m c -> b c", gated, logp) + outputs["logits"] - mixture
+
+
+def subset(outputs: dict, keep: torch.Tensor) -> dict:
+    """The items ``keep`` selects of :func:`gate_outputs`'s tensors."""
+    return {k: {m: t[keep] for m, t in v.items()} if isinstance(v, dict) else v[keep] for k, v in outputs.items()}
+
+
+def video_gate(outputs: dict) -> tuple[dict[str, float], list[bool]]:
+    """The voice's and the face's gate biases fitted on one person's clips, and leave-one-clip-out hits
+    (each clip read with biases fitted on the other clips only)."""
+    names = list(outputs["modality_logits"])
+    ones = {m: 1.0 for m in names}
+    every = torch.arange(len(outputs["labels"]))
+    hits = []
+    for i in every.tolist():
+        bias = fit_gate_bias(subset(outputs, every != i), names, ones)
+        hits.append(bool(refused(subset(outputs, every == i), bias).argmax(-1).item() == outputs["labels"][i].item()))
+    return fit_gate_bias(outputs, names, ones), hits
+
+
+def text_sets() -> tuple[list[Sample], list[Sample]]:
+    """MELD dev utterances (labelled), and the GoEmotions dev comments labelled neutral alone (Reddit, not
+    dialogue: a check from another corpus than the one the text temperature is fitted on)."""
+    meld = get_dataset("meld", DATA / "meld", split="dev")
+    folder = DATA / "goemotions" / "ekman"
+    neutral = str((folder / "labels.txt").read_text().split().index("neutral"))
+    rows = [line.rstrip("\n").split("\t") for line in (folder / "dev.tsv").open(encoding="utf-8")]
+    return (
+        [Sample(text=meld[i].text, label=meld[i].label) for i in range(len(meld))],
+        [Sample(text=r[0], label=NEUTRAL) for r in rows if r[1] == neutral],
+    )
+
+
+def text_scores(fuser: EmotionFuser, meld: list[Sample], neutral: list[Sample]) -> dict:
+    """The text reading through the model: MELD dev accuracy, weighted F1, NLL and ECE; on neutral lines,
+    the share read as neutral, the share in which some emotion gets 0.3 or more and the mean top emotion
+    probability; the two RAVDESS sentences' readings."""
+    out: dict = {}
+    for name, samples in (("meld-dev", meld), ("neutral-dev", neutral)):
+        results = fuser.predict_samples(samples, batch_size=64)
+        probs = np.array([[r.probs[c] for c in fuser.labels] for r in results])
+        labels = np.array([s.label for s in samples])
+        emotion = np.delete(probs, NEUTRAL, 1).max(1)
+        out[name] = {
+            "accuracy": float(np.mean(probs.argmax(1) == labels)),
+            "weighted_f1": float(f1_score(labels, probs.argmax(1), average="weighted")),
+            "nll": float(-np.mean(np.log(probs[np.arange(len(labels)), labels]))),
+            "ece": expected_calibration_error(probs, labels),
+            "emotion_0.3": float(np.mean(emotion >= 0.3)),
+            "top_emotion": float(emotion.mean()),
+        }
+    sentences = fuser.predict_samples([Sample(text=t) for t in STATEMENTS.values()])
+    out["sentences"] = {t: {c: round(p, 3) for c, p in r.probs.items()} for t, r in zip(STATEMENTS.values(), sentences)}
+    return out
+
+
+def video_calibration(fuser: EmotionFuser, args: argparse.Namespace, av: list[Sample], refs: dict) -> dict:
+    """Temperatures and gate fitted on faces from video and on what carries no emotion, and the ablation.
+
+    Face temperature: CK+48 (subject-grouped cross-validation says whether it beats the shipped one).
+    Gate biases (voice against face): actor 05's clips, scored leave-one-clip-out. Text temperature: MELD
+    dev with neutral lines as no evidence (:func:`~mmempathy.calibration.no_evidence_targets`). Each
+    candidate is then read through the model on every set; ``args.ship`` names what goes into the
+    calibration (``refs``: the cached plain face readings the face reference is rebuilt from).
+    """
+    shipped = copy.deepcopy(fuser.config.calibration)
+    ck = ckplus(args.ckplus)
+    t_face, face_nll = face_temperature(fuser, ck)
+    meld, neutral = text_sets()
+    text = collect_outputs(fuser, meld)
+    targets = no_evidence_targets(text["labels"], len(fuser.labels), NEUTRAL)
+    t_text = fit_temperature(text["modality_logits"]["text"], targets)
+    fitted = {"face": with_face_temperature(shipped, t_face, refs)}
+    fitted["text"] = copy.deepcopy(shipped)
+    fitted["text"]["temperature"]["text"] = t_text
+    fuser.set_calibration(fitted["face"])
+    gate = {}
+    for mode, person in (("plain", None), ("baseline", ["actor05"] * len(av))):
+        bias, hits = video_gate(gate_outputs(fuser, av, person))
+        gate[mode] = {"bias": bias, "loo_hits": int(sum(hits)), "of": len(hits)}
+    fitted["gate"] = copy.deepcopy(fitted["face"])
+    for m, b in gate["plain"]["bias"].items():
+        fitted["gate"]["gate_bias"][m] += b
+    report = {"face_temperature": t_face, "face_nll_ckplus_by_subject": face_nll, "text_temperature": t_text}
+    report["gate_actor05"] = gate
+    spoken = [dataclasses.replace(s, text=s.meta["statement"]) for s in av]
+    candidates = {"shipped": shipped, **fitted, "chosen": chosen_calibration(shipped, fitted, args.ship)}
+    report["ablation"] = {}
+    for name, calibration in candidates.items():
+        fuser.set_calibration(calibration)
+        report["ablation"][name] = {
+            "actor05": model_scores(fuser, av, ["actor05"] * len(av)),
+            "actor05 + sentence": model_scores(fuser, spoken, ["actor05"] * len(av)),
+            "ckplus": model_scores(fuser, ck, [s.meta["speaker"] for s in ck], per_person=True),
+            "text": text_scores(fuser, meld, neutral),
+        }
+    fuser.set_calibration(candidates["chosen"])
+    return report
+
+
+def with_face_temperature(calibration: dict, temperature: float, refs: dict) -> dict:
+    """``calibration`` with another face temperature, and the face reference of the person baseline
+    rebuilt for it (the FER2013 mean and actor 05's spread, from readings cached under ``calibration``)."""
+    out = copy.deepcopy(calibration)
+    old, out["temperature"]["face"] = out["temperature"]["face"], temperature
+    fer = rescaled(refs["fer"], old, temperature)
+    face = reference(fer, ["fer"] * len(fer))
+    face["spread"] = spread(centred(rescaled(refs["actor05"], old, temperature)))
+    out["baseline"]["reference"]["face"] = face
+    return out
+
+
+def chosen_calibration(shipped: dict, fitted: dict, ship: list[str]) -> dict:
+    """The shipped calibration with the fitted parts named in ``ship`` (``face``: its temperature and
+    reference; ``gate``: the gate biases, fitted under the new face temperature; ``text``: its temperature)."""
+    out = copy.deepcopy(fitted["face"] if {"face", "gate"} & set(ship) else shipped)
+    if "gate" in ship:
+        out["gate_bias"] = fitted["gate"]["gate_bias"]
+    if "text" in ship:
+        out["temperature"]["text"] = fitted["text"]["temperature"]["text"]
+    return out
 
 
 PLAIN = BaselineSettings(min_segments=10**9)  # no person has that many items: everything read plainly
@@ -180,6 +367,19 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true", help="compute the references (training people)")
     parser.add_argument("--select", action="store_true", help="choose gate, bound and keep on the dev sets")
     parser.add_argument("--write", type=Path, help="write the fitted settings into this checkpoint's config.json")
+    parser.add_argument(
+        "--calibrate-video",
+        action="store_true",
+        help="fit the face temperature (CK+48: needs --ckplus), the gate (actor 05) and the text temperature "
+        "(neutral as no evidence), and ablate them",
+    )
+    parser.add_argument(
+        "--ship",
+        nargs="*",
+        default=[],
+        choices=["face", "gate", "text"],
+        help="with --calibrate-video: the fitted parts that go into the calibration (and --write)",
+    )
     parser.add_argument("--ckplus", type=Path, help="CK+48 folder (faces by subject; research use only)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/mmempathy-person-baseline"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/person_baseline"))
@@ -196,13 +396,16 @@ def main() -> None:
     tess_set = cached(c, "tess", lambda: speech_set(fuser, tess(DATA)))
     av = actor05(fuser.processor.face_size)
     face_av = cached(c, "actor05-face", lambda: (*read_plain(fuser, av, "face"), ["actor05"] * len(av)))
+    fer = cached(c, "fer-train", lambda: read_plain(fuser, fer_train(4000), "face"))
+    report: dict = {"model": args.model, "machine": platform.processor() or platform.machine(), "when": time.ctime()}
+    if args.calibrate_video:  # the caches hold readings under the shipped face temperature: --fit reads them as such
+        refs = {"fer": fer[0], "actor05": face_av[0]}
+        report["video_calibration"] = video_calibration(fuser, args, av, refs)
     settings = fuser.baseline or BaselineSettings()
     if args.fit:
-        fer = cached(c, "fer-train", lambda: read_plain(fuser, fer_train(4000), "face"))
         face_ref = reference(fer[0], ["fer"] * len(fer[0]))
         face_ref["spread"] = spread(centred(face_av[0]))  # one person's varied video, not strangers' crops
         settings.reference = {"audio": reference(train[0], train[2]), "face": face_ref}
-    report: dict = {"model": args.model, "machine": platform.processor() or platform.machine(), "when": time.ctime()}
     if args.select:
         chosen, rows = select({"ravdess-dev": dev, "tess": tess_set}, settings.reference["audio"])
         chosen.reference = settings.reference
@@ -210,8 +413,9 @@ def main() -> None:
         report["select"] = sorted(rows, key=lambda r: -r["mean"])[:10]
     report["settings"] = settings.to_dict()
     if args.write:
-        write_settings(args.write / "config.json", settings)
-        fuser.set_calibration({**fuser.config.calibration, "baseline": settings.to_dict()})
+        calibration = {**fuser.config.calibration, "baseline": settings.to_dict()}
+        fuser.set_calibration(calibration)
+        write_calibration(args.write / "config.json", calibration)
     test = cached(c, "ravdess-test", lambda: speech_set(fuser, ravdess("test", DATA)))
     speech = {"ravdess-test": test, "ravdess-dev": dev, "tess": tess_set}
     ref_a = settings.reference["audio"]
@@ -253,9 +457,9 @@ def model_scores(fuser: EmotionFuser, samples: list[Sample], people: list, per_p
     return out
 
 
-def write_settings(config: Path, settings: BaselineSettings) -> None:
+def write_calibration(config: Path, calibration: dict) -> None:
     data = json.loads(config.read_text())
-    data["config"]["calibration"]["baseline"] = settings.to_dict()
+    data["config"]["calibration"] = calibration
     config.write_text(json.dumps(data, indent=2))
 
 
@@ -276,7 +480,12 @@ def smoke() -> None:
     ref = reference(logp, people)
     chosen, rows = select({"smoke": (logp, labels, people)}, ref)
     assert len(rows) == len(GATES) * len(BOUNDS) * len(KEEPS) and 0 <= rows[0]["mean"] <= 1
-    print("smoke ok:", chosen)
+    size = fuser.processor.face_size
+    for s in samples:
+        s.faces = rng.integers(0, 255, (2, size, size, 3), dtype=np.uint8)
+    bias, hits = video_gate(gate_outputs(fuser, samples, None))
+    assert len(hits) == len(samples) and abs(sum(bias.values())) < 1e-5, bias
+    print("smoke ok:", chosen, bias)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,8 @@ def collect_outputs(fuser: EmotionFuser, data: Sequence[Sample] | CachedDataset,
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, steps: int = 100) -> float:
     """The temperature ``T`` minimising the NLL of ``softmax(logits / T)``; 1.0 without items.
 
+    ``labels``: class indices ``[n]``, or target distributions ``[n, c]`` (:func:`no_evidence_targets`).
+
     Example:
         >>> logits = torch.tensor([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])
         >>> fit_temperature(logits, torch.tensor([0, 1, 1, 0])) > 1.0
@@ -83,6 +85,24 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, steps: int = 
 
     optimizer.step(closure)
     return float(log_t.detach().exp().clamp(0.05, 20.0))
+
+
+def no_evidence_targets(labels: torch.Tensor, num_classes: int, neutral: int) -> torch.Tensor:
+    """Targets for a temperature under which what carries no emotion is no evidence: an item labelled
+    ``neutral`` targets the uniform distribution (it favours no class), every other its own class.
+
+    A head trained on dialogue (MELD) reads a plain statement ("Kids are talking by the door") as fear at
+    a quarter of its mass; fitted against these targets, its temperature flattens such readings, and in late
+    fusion a flat distribution adds the same to every class, so it moves nothing. The arg-max is unchanged.
+
+    Example:
+        >>> no_evidence_targets(torch.tensor([0, 2]), 3, neutral=2)
+        tensor([[1.0000, 0.0000, 0.0000],
+                [0.3333, 0.3333, 0.3333]])
+    """
+    targets = F.one_hot(labels, num_classes).float()
+    targets[labels == neutral] = 1.0 / num_classes
+    return targets
 
 
 def fit_gate_bias(
