@@ -187,13 +187,19 @@ def test_ctrl_c_stops_a_video_being_read(tmp_path):
     """A real SIGINT to a process reading a long video: it ends at once, with KeyboardInterrupt, no hang."""
     long_clip = write_clip(tmp_path / "long.mp4", frames(60.0), fps=10, audio=tone(60.0))
     script = (
-        "import sys, warnings; warnings.simplefilter('ignore')\n"
+        "import sys, time, warnings; warnings.simplefilter('ignore')\n"
         "from mmempathy import EmotionFuser\n"
         "from mmempathy.media.pipeline import predict_video\n"
         "fuser = EmotionFuser.from_pretrained('tiny')\n"
+        "read = fuser.predict_samples\n"
+        "def slow(*args, **kwargs):  # a model slow enough for the signal to come while it reads\n"
+        "    time.sleep(0.1)\n"
+        "    return read(*args, **kwargs)\n"
+        "fuser.predict_samples = slow\n"
         "print('reading', flush=True)\n"
         "try:\n"
         f"    predict_video(fuser, {str(long_clip)!r}, window=0.5, batch_size=1, progress=False)\n"
+        "    print('finished before the signal', flush=True)\n"
         "except KeyboardInterrupt:\n"
         "    import threading\n"
         "    alive = [t.name for t in threading.enumerate() if t.name.startswith('mmempathy-')]\n"
@@ -205,7 +211,7 @@ def test_ctrl_c_stops_a_video_being_read(tmp_path):
     time.sleep(1.5)  # model loaded; the video is being read
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (out, err)
     assert "interrupted []" in out
 
 

@@ -127,6 +127,8 @@ def predict_video(
         **settings,
         report=report,
     )
+    if config.overlap:  # segments are made (speech to text included) while the model reads the ones made
+        samples = run_ahead(samples, depth=2 * config.batch_size, name=f"mmempathy-segments:{Path(path).name}")
     reader = baseline_reader(fuser, config.adapt)
     kept: list[Sample] = []  # with a person baseline: the samples (their media dropped) until all are read
     try:
