@@ -16,6 +16,7 @@ the lite architecture with untrained weights is used, which costs the same, and 
     python benchmarks/long_video.py --minutes 1 10 --model lite
     python benchmarks/long_video.py --minutes 1 --asr
     python benchmarks/long_video.py --minutes 10 --size 854x480   # length at a lower cost per minute
+    python benchmarks/long_video.py --minutes 1 10 60 --loop 5   # the hour: 5 minutes encoded, laid end to end
     python benchmarks/long_video.py --smoke   # a 10-second 320x180 clip, tiny model: checks the script runs
 """
 
@@ -61,6 +62,43 @@ def make_clip(path: Path, seconds: float, *, size=(1920, 1080), fps: int = 30) -
     write_clip(tmp, (frame(i) for i in range(round(seconds * fps))), fps=fps, audio=audio.astype(np.float32), crf=26)
     tmp.rename(path)
     print(f"  {time.perf_counter() - start:.0f} s", flush=True)
+    return path
+
+
+def repeat_clip(base: Path, path: Path, times: int) -> Path:
+    """``base`` played ``times`` times in a row, by copying its packets (no re-encoding); cached in ``path``.
+
+    An hour of 1080p would take most of an hour to encode here; a few minutes encoded once and laid end to
+    end is the same stream to a decoder (the scene wanders with a 20-s period and pauses every 10 s, so a
+    whole number of minutes loops seamlessly).
+    """
+    import av
+
+    if path.exists():
+        return path
+    print(f"laying {base.name} end to end {times} times into {path} ...", flush=True)
+    tmp = path.with_suffix(".part.mp4")
+    with av.open(str(base)) as src, av.open(str(tmp), mode="w") as dst:
+        inputs = [s for s in src.streams if s.type in ("video", "audio")]
+        outputs = {s.index: dst.add_stream_from_template(s) for s in inputs}
+        first: dict[int, int] = {}  # each stream's first and past-the-last decoding time, in its time base
+        last: dict[int, int] = {}
+        for packet in src.demux(*inputs):
+            if packet.dts is not None:
+                first.setdefault(packet.stream.index, packet.dts)
+                last[packet.stream.index] = packet.dts + (packet.duration or 0)
+        span = {index: last[index] - first[index] for index in first}  # one play, so that times keep rising
+        for play in range(times):
+            src.seek(0)
+            for packet in src.demux(*inputs):
+                if packet.dts is None:  # the flush packet at each stream's end
+                    continue
+                index = packet.stream.index
+                packet.pts += play * span[index]
+                packet.dts += play * span[index]
+                packet.stream = outputs[index]
+                dst.mux(packet)
+    tmp.rename(path)
     return path
 
 
@@ -171,6 +209,9 @@ def main() -> None:
     parser.add_argument("--size", default="1920x1080", help="frame size WxH (default: %(default)s)")
     parser.add_argument("--asr", action="store_true", help="also run with Whisper transcribing (asr='auto')")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/mmempathy-long-video"))
+    parser.add_argument(
+        "--loop", type=float, help="make clips longer than this many minutes by laying one this long end to end"
+    )
     parser.add_argument("--smoke", action="store_true", help="10 s at 320x180 with the tiny model")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -186,7 +227,11 @@ def main() -> None:
     rows = []
     for minutes in args.minutes:
         name = f"clip_{minutes:g}min_{size[1]}p30.mp4"
-        clip = make_clip(args.work_dir / name, minutes * 60, size=size)
+        if args.loop and minutes > args.loop and minutes % args.loop == 0:
+            base = make_clip(args.work_dir / f"clip_{args.loop:g}min_{size[1]}p30.mp4", args.loop * 60, size=size)
+            clip = repeat_clip(base, args.work_dir / name, round(minutes / args.loop))
+        else:
+            clip = make_clip(args.work_dir / name, minutes * 60, size=size)
         for asr in [False, True] if args.asr else [False]:
             result = run_one(clip, args, asr=asr)
             rows.append((minutes, asr, result))
