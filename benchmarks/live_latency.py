@@ -90,7 +90,9 @@ def media_delay(source, subtitles) -> list[float]:
             yield item
 
     source = replace(source, realtime=False)
-    config = _resolve(None, dict(LIVE_DEFAULTS))
+    # The stages in turn: overlapped, decoding runs ahead of the segments by the hand-off's depth, which
+    # is compute-bound read-ahead, not media a segment waits for.
+    config = _resolve(None, {**LIVE_DEFAULTS, "overlap": False})
     samples = iter_samples(source, subtitles, config=config, modalities=("text", "audio"), pacer=track)
     return [read[0] - sample.meta["end"] for sample in samples]
 
