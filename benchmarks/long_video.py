@@ -157,7 +157,7 @@ def child(args: argparse.Namespace) -> None:
 
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
-    timeline = predict_video(model, args.clip, asr="auto" if args.asr else "off", progress=False)
+    timeline = predict_video(model, args.clip, asr="auto" if args.asr else "off", adapt=args.adapt, progress=False)
     wall = time.perf_counter() - start
     done.set()
     watcher.join()
@@ -189,6 +189,7 @@ def child(args: argparse.Namespace) -> None:
 def run_one(clip: Path, args: argparse.Namespace, *, asr: bool) -> dict:
     command = [sys.executable, __file__, "--child", str(clip), "--model", args.model, "--threads", str(args.threads)]
     command += ["--asr"] if asr else []
+    command += ["--adapt", args.adapt]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     load = os.getloadavg()[0]
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -209,6 +210,12 @@ def main() -> None:
     parser.add_argument("--size", default="1920x1080", help="frame size WxH (default: %(default)s)")
     parser.add_argument("--asr", action="store_true", help="also run with Whisper transcribing (asr='auto')")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/mmempathy-long-video"))
+    parser.add_argument(
+        "--adapt",
+        default="auto",
+        choices=("auto", "off"),
+        help="the person baseline (auto keeps each segment's encoder outputs, ~0.25 MB, to the end; off: flat)",
+    )
     parser.add_argument(
         "--loop", type=float, help="make clips longer than this many minutes by laying one this long end to end"
     )
