@@ -3,8 +3,9 @@
 ``decode`` streams frames and audio through PyAV, ``faces`` finds and tracks faces with OpenCV,
 ``blendshapes`` scores their expressions (MediaPipe's Face Landmarker models; the ``faces`` extra),
 ``subtitles`` parses SRT/WebVTT, ``config`` holds the settings (:class:`VideoConfig`), ``pipeline``
-cuts a file into segments and predicts them, and ``timeline`` holds the result. The names below load
-on first use, so that importing the settings does not load PyAV or OpenCV.
+cuts a file into segments (``segmenting``'s spans, filled by the ``assembler``) and predicts them, and
+``timeline`` holds the result. The names below load on first use, so that importing the settings does
+not load PyAV or OpenCV.
 """
 
 from __future__ import annotations

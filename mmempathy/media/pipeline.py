@@ -4,6 +4,8 @@ The file is decoded once, as a stream: sampled frames go through face detection 
 they arrive, audio is buffered only as far back as the oldest segment still open, and each
 segment becomes a :class:`~mmempathy.sample.Sample` the moment both streams have passed its end.
 Samples are predicted in batches as they complete, so memory does not grow with the video.
+The spans are made in :mod:`mmempathy.media.segmenting` and filled in :mod:`mmempathy.media.assembler`;
+this module reads the file through them and the model.
 
 Segments (``segment_by``) are the subtitle cues when subtitles are given, otherwise fixed windows
 (``window`` seconds every ``hop`` seconds), or speech turns (``"speech"``: the regions the voice
