@@ -19,10 +19,20 @@ actors singing 6 of the 8 emotions, a second vocal channel). One candidate is ch
 cross-validation over actors 1-18 (9 folds of two actors, speech clips scored; 1,080 clips instead of
 the 120 dev clips), then fitted on actors 1-18 and scored once on the test actors and TESS.
 
+Then a third protocol (``--speakers``, issue 24 item 4): per-speaker normalisation and the depth chosen by
+cross-corpus dev. Each speaker's features (a RAVDESS actor, a TESS speaker) are standardised by that speaker's
+own mean and standard deviation over all their clips (no labels; ``meanstd``), or only centred (``mean``), in
+training and at test alike, against the plain features. Candidates: each single state (mean-pooled) and the
+states 2 and up stacked (mean, mean+std). Each is fitted on the train actors (1-16) per C; the dev score is the
+mean accuracy over the four dev speakers, RAVDESS actors 17 and 18 and TESS's OAF and YAF (calm dropped), so
+TESS is a cross-corpus *dev* set here. The best candidate per normalisation, and overall, is scored once on the
+test actors (19-24), per actor and overall, with the encoder's CPU time up to its deepest state.
+
 Also reports the encoder's size and its CPU time per 3 s clip (1 thread, median of 5).
 
     OMP_NUM_THREADS=1 python benchmarks/speech_probe.py --cache /work/cache/speech_probe
     OMP_NUM_THREADS=1 python benchmarks/speech_probe.py --stats --song-dir /work/data/ravdess_song/archive --no-padded
+    OMP_NUM_THREADS=1 python benchmarks/speech_probe.py --speakers --no-padded --cache /tmp/speech_probe_cache
     python benchmarks/speech_probe.py --limit 16 --models whisper-tiny.en   # smoke run on a slice
 """
 
@@ -56,6 +66,8 @@ TESS_TO_RAVDESS = {
 }
 C_GRID = (0.001, 0.01, 0.1, 1.0)
 STATS_C_GRID = (0.001, 0.01)  # the stats features are 2-10x wider than one state's mean: stronger penalties
+SPEAKER_C_GRID = (0.001, 0.01, 0.1)
+NORMALISATIONS = ("plain", "mean", "meanstd")  # per speaker: nothing, centred, standardised
 
 
 def clips(
@@ -212,6 +224,78 @@ def stats_probe(states: np.ndarray, y: np.ndarray, split: np.ndarray, actors: np
     }
 
 
+def speaker_normalise(x: np.ndarray, speakers: np.ndarray, how: str) -> np.ndarray:
+    """Each speaker's rows centred on that speaker's mean (``how="mean"``), also divided by that speaker's
+    standard deviation (``"meanstd"``), or left as they are (``"plain"``); no labels are used."""
+    if how == "plain":
+        return x
+    out = np.empty_like(x)
+    for who in np.unique(speakers):
+        rows = speakers == who
+        out[rows] = x[rows] - x[rows].mean(0)
+        if how == "meanstd":
+            out[rows] /= x[rows].std(0) + 1e-6
+    return out
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy with calm left out of the argmax where no row is calm (TESS: calm cannot be right there)."""
+    proba, classes = model.predict_proba(x), np.array(model.classes_)
+    calm = NATIVE_LABELS.index("calm")
+    if calm in classes and not (y == calm).any():
+        proba[:, list(classes).index(calm)] = -1
+    return float((classes[proba.argmax(1)] == y).mean())
+
+
+def speaker_candidates(n_states: int) -> list[tuple[str, list[int], str]]:
+    """The ``--speakers`` feature sets: each single state mean-pooled, then states 2 and up stacked."""
+    top = list(range(2, n_states))
+    stacked = [(f"states {top[0]}-{top[-1]}, {pool}", top, pool) for pool in ("mean", "meanstd")]
+    return [(f"state {k}, mean", [k], "mean") for k in range(n_states)] + stacked
+
+
+def speaker_probe(states: np.ndarray, y: np.ndarray, split: np.ndarray, speakers: np.ndarray) -> dict:
+    """The ``--speakers`` protocol: every candidate x normalisation x C fitted on the train actors and scored per
+    dev speaker (RAVDESS 17, 18, TESS OAF, YAF); the best per normalisation and overall scored once on the test
+    actors, per actor."""
+    train, test = split == "train", split == "test"
+    dev_speakers = list(np.unique(speakers[np.isin(split, ["dev", "tess"])]))
+    grid, models = {}, {}
+    for name, chosen, pooling in tqdm(speaker_candidates(states.shape[1]), desc="speaker probe", unit="candidate"):
+        for how in NORMALISATIONS:
+            x = speaker_normalise(features(states, chosen, pooling), speakers, how)
+            for c in SPEAKER_C_GRID:
+                model = fit(x[train], y[train], c)
+                per = {s: accuracy(model, x[speakers == s], y[speakers == s]) for s in dev_speakers}
+                grid[(name, how, c)] = {"dev": float(np.mean(list(per.values()))), "per_speaker": per}
+                models[(name, how, c)] = (model, x, max(chosen))
+
+    def best(keys: list) -> tuple:  # ties: the shallower (cheaper) candidate
+        return max(keys, key=lambda k: (grid[k]["dev"], -models[k][2]))
+
+    chosen = {how: best([k for k in grid if k[1] == how]) for how in NORMALISATIONS}
+    chosen["overall"] = best(list(chosen.values()))
+    tested = {}
+    for tag, key in chosen.items():
+        model, x, deepest = models[key]
+        per_actor = {s: accuracy(model, x[speakers == s], y[speakers == s]) for s in np.unique(speakers[test])}
+        tested[tag] = {
+            "features": key[0],
+            "normalisation": key[1],
+            "C": key[2],
+            "deepest_state": deepest,
+            **grid[key],
+            "test": float((model.predict(x[test]) == y[test]).mean()),
+            "test_per_actor": per_actor,
+        }
+    table = {}  # per candidate and normalisation: the dev figures at its dev-best C
+    for name, _, _ in speaker_candidates(states.shape[1]):
+        for how in NORMALISATIONS:
+            c = max(SPEAKER_C_GRID, key=lambda c, n=name, h=how: grid[(n, h, c)]["dev"])
+            table[f"{name} | {how}"] = {"C": c, **grid[(name, how, c)]}
+    return {"chosen": tested, "dev_table": table}
+
+
 def score(model, x: np.ndarray, y: np.ndarray, split: np.ndarray) -> dict:
     test, tess = split == "test", split == "tess"
     out = {"test": float((model.predict(x[test]) == y[test]).mean())}
@@ -256,6 +340,11 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true", help="only the size and speed figures")
     parser.add_argument("--stats", action="store_true", help="also the mean+std / multi-state / song protocol")
     parser.add_argument("--song-dir", type=Path, help="RAVDESS song clips (Actor_XX/03-02-*.wav) for --stats")
+    parser.add_argument(
+        "--speakers",
+        action="store_true",
+        help="also per-speaker normalisation and the depth chosen by cross-corpus dev",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -280,6 +369,12 @@ def main() -> None:
         result = choose(mean_only, y, split, list(range(states.shape[1])))
         if args.stats:
             result["stats"] = stats_probe(states, y, split, actors)
+        if args.speakers:
+            speakers = np.array([f"actor {a:02d}" if a else Path(p).parent.name for a, p in zip(actors, paths)])
+            keep = ~np.char.startswith(split.astype(str), "song_")
+            result["speakers"] = speaker_probe(states[keep], y[keep], split[keep], speakers[keep])
+            for tested in result["speakers"]["chosen"].values():
+                tested["speed"] = speed(name, layer=tested["deepest_state"])
         result |= speed(name)
         result["at_layer"] = speed(name, layer=result["layer"])
         report["models"][name] = result
