@@ -11,7 +11,7 @@ Reported for each Whisper model (``--models``):
   Whisper on the speech), median of ``--repeats``; and the VAD alone on the same minute.
 
 With ``--live``, only this instead: WER under the file settings (Whisper calls of up to 28 s of speech,
-waiting up to 30 s) against the live ones (6 s, 2 s: ``mmempathy live``), the audio fed 1,024 samples
+waiting up to 60 s) against the live ones (6 s, 2 s: ``mmempathy live``), the audio fed 1,024 samples
 at a time as the decoder gives it, on the 14 ravdess-av recordings, the demo clip
 (``examples/demo/demo.mp4``: six utterances of "Kids are talking by the door", 3 s apart) and the
 demo clip ten times over (3 minutes, the feed of ``benchmarks/live_latency.py``).

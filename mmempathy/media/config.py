@@ -44,7 +44,7 @@ class VideoConfig:
     asr_language: str | None = None  # force a language code ("en"); None: Whisper detects it
     asr_threads: int = 0  # CPU threads for Whisper; 0: CTranslate2's default
     asr_max_chunk: float = 28.0  # seconds of speech per Whisper call at most (it reads 30-s windows)
-    asr_max_wait: float = 30.0  # seconds queued speech waits for more before Whisper is called (live: less)
+    asr_max_wait: float = 60.0  # seconds queued speech waits for more before Whisper is called (live: less)
     vad: bool = True  # audio with less than min_speech seconds of speech counts as missing
     min_speech: float = 0.2  # seconds of speech a segment needs for its audio to be read
     adapt: str = "auto"  # "auto": face tracks and the voice read against their own person baseline; "off": plainly

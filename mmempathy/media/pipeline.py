@@ -23,9 +23,12 @@ not read from silence or noise. A modality that a segment lacks (no audio track,
 found, no text) is simply missing from its sample; the model fuses what is there.
 
 Memory: besides the model, the stream holds the frames (face crops) and audio of the segments
-still open, the audio from the first speech not yet transcribed (at most about a minute: Whisper
-calls take up to 28 s of speech and wait at most 30 s for more), the words of open segments, and
+still open, the audio from the first speech not yet transcribed (at most about a minute and a half: Whisper
+calls take up to 28 s of speech and wait at most 60 s for more), the words of open segments, and
 per 32 ms of audio one VAD probability and label (about 0.5 MB an hour). No stream is held whole.
+The stages (decoding, face finding, segmenting, the model: ``overlap=True``, :mod:`mmempathy.media.ahead`) hand
+items on through queues of at most 256 items (decoded frames among them: some 25 MB with frames converted at most
+960 px) and ``2 * batch_size`` segments.
 With the person baseline (``adapt="auto"``, :mod:`mmempathy.baseline`) every segment's encoder outputs are
 kept until the end, when the faces and voice are read again against their people's baselines: about
 0.25 MB a segment with ``lite`` (measured on the demo clip: text, voice and face; some 300 MB for an hour of
