@@ -59,6 +59,23 @@ def test_every_frame_without_fps_and_downscaled_frames(clip):
     assert frame.image.shape == (36, 64, 3)
 
 
+def test_fast_decoding_keeps_every_tick_and_changes_pixels_only_a_little(tmp_path):
+    """``fast=True`` (no deblocking filter, fast bilinear downscaling): the same frames at the same times,
+    their pixels a little off, and the audio untouched."""
+    rng = np.random.default_rng(0)
+    textured = [np.clip(rng.normal(120, 40, (360, 640, 3)) + i, 0, 255).astype(np.uint8) for i in range(30)]
+    path = write_clip(tmp_path / "textured.mp4", textured, fps=10, audio=tone(3.0), crf=35)
+    plain = list(decode.iter_media(path, fps=2.0, max_side=320))
+    fast = list(decode.iter_media(path, fps=2.0, max_side=320, fast=True))
+    assert [(type(a), a.time) for a in plain] == [(type(b), b.time) for b in fast]
+    pairs = [(a, b) for a, b in zip(plain, fast) if isinstance(a, decode.VideoFrame)]
+    assert len(pairs) == 6 and all(a.image.shape == b.image.shape == (180, 320, 3) for a, b in pairs)
+    differences = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in pairs]
+    assert 0 < max(differences) < 8  # different decoding, the same picture
+    audio = [(a, b) for a, b in zip(plain, fast) if isinstance(a, decode.AudioChunk)]
+    assert audio and all(np.array_equal(a.samples, b.samples) for a, b in audio)
+
+
 def test_frames_are_yielded_lazily(clip):
     it = decode.iter_frames(clip, fps=2)
     assert inspect.isgenerator(it)

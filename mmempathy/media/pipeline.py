@@ -286,6 +286,7 @@ def _samples(
             sample_rate=sample_rate,
             max_side=config.frame_max_side,
             threads=1 if config.overlap else 0,
+            fast=config.fast_decode,
         )
         items: Iterable[VideoFrame | AudioChunk] = pacer(stream) if pacer is not None else stream
         if config.overlap:  # decoding, face finding and the rest each in a thread: three stages, two cores
