@@ -7,7 +7,7 @@ transcript) is generated once into ``--work-dir``. Reported, as medians of ``--r
   overlapped (the default: decoding, face finding, segmenting and the model each in a thread) and in turn
   (``overlap=False``), the ratio of the two being what the overlap gains;
 * its stages, each timed on its own, with the threads the overlapped pipeline gives them: decode (demux +
-  decode + convert the sampled frames + audio resampling; one decoder thread), faces (detection on the
+  decode + convert the sampled frames + audio resampling; one decoder thread, ``fast_decode``), faces (detection on the
   downscaled frame once a second, the faces carried to the frames between, as ``detect_every`` does:
   CenterFace on one thread, and the Haar cascade on frames where CenterFace finds nothing, as the default
   ``auto`` does; + tracking + crops), collate (the processor), each encoder, fusion;
@@ -143,7 +143,9 @@ def stage_times(fuser: EmotionFuser, clip: Path, transcript: str, repeats: int, 
     stages["decode"], frames = median_time(
         lambda: [
             item
-            for item in decode.iter_media(clip, fps=config.fps, max_side=config.frame_max_side, threads=1)
+            for item in decode.iter_media(
+                clip, fps=config.fps, max_side=config.frame_max_side, threads=1, fast=config.fast_decode
+            )
             if isinstance(item, decode.VideoFrame)
         ],
         repeats,

@@ -332,7 +332,7 @@ class StreamingTranscriber:
         vad: VadStream,
         *,
         max_chunk: float = 28.0,
-        max_wait: float = 30.0,
+        max_wait: float = 60.0,
         bridge: float = 0.5,
         hold: float = 0.4,
         feed_vad: bool = True,
