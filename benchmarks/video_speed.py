@@ -298,9 +298,9 @@ def main() -> None:
     e2e, timeline = median_time(lambda: predict_video(fuser, clip, **options), args.repeats)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     in_turn, _ = median_time(lambda: predict_video(fuser, clip, **options, overlap=False), args.repeats)
+    asr_lines = asr_section(fuser, clip, args) if args.asr else []  # every end-to-end run before the rest
     stages = stage_times(fuser, clip, transcript, args.repeats, args.face_detector)
     naive_s, calls = (None, 0) if args.skip_naive else naive(fuser, clip, transcript, args.face_detector)
-    asr_lines = asr_section(fuser, clip, args) if args.asr else []
 
     load_after = os.getloadavg()[0]
     duration = info.duration or args.seconds
