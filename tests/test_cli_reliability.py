@@ -188,10 +188,11 @@ def test_keyboard_interrupt_in_any_subcommand_is_one_line_and_130(monkeypatch, c
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
-    """Two and a half minutes of tiny frames and a tone: seconds to write, about 20 s to predict at 1-s windows."""
+    """Twenty minutes of tiny frames and a tone: seconds to write, several seconds to predict at 1-s windows (the
+    overlapped stages read it at some 300x real time; two and a half minutes were over before the interrupt)."""
     root = tmp_path_factory.mktemp("long")
     frame = np.full((32, 32, 3), 90, np.uint8)
-    return write_clip(root / "long.mp4", (frame for _ in range(150)), fps=1, audio=tone(150.0))
+    return write_clip(root / "long.mp4", (frame for _ in range(1200)), fps=1, audio=tone(1200.0))
 
 
 @pytest.mark.slow

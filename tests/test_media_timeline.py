@@ -121,7 +121,7 @@ def test_plot_writes_a_png(timeline, tmp_path):
 def test_plot_shows_each_modality_where_it_was_present_in_its_own_top_colour(timeline):
     from matplotlib.colors import to_hex
 
-    from mmempathy.media.timeline import _colors
+    from mmempathy.media.plot import _colors
 
     strip = timeline.plot().axes[2]
     mods = ["text", "audio", "face"]
