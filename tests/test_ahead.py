@@ -193,12 +193,15 @@ def test_ctrl_c_stops_a_video_being_read(tmp_path):
         "fuser = EmotionFuser.from_pretrained('tiny')\n"
         "read = fuser.predict_samples\n"
         "def slow(*args, **kwargs):  # a model slow enough for the signal to come while it reads\n"
+        "    if not slow.calls:\n"
+        "        print('reading', flush=True)  # the video is being read: stages and model all running\n"
+        "    slow.calls += 1\n"
         "    time.sleep(0.1)\n"
         "    return read(*args, **kwargs)\n"
+        "slow.calls = 0\n"
         "fuser.predict_samples = slow\n"
-        "print('reading', flush=True)\n"
         "try:\n"
-        f"    predict_video(fuser, {str(long_clip)!r}, window=0.5, batch_size=1, progress=False)\n"
+        f"    predict_video(fuser, {str(long_clip)!r}, window=0.5, hop=0.5, batch_size=1, progress=False)\n"
         "    print('finished before the signal', flush=True)\n"
         "except KeyboardInterrupt:\n"
         "    import threading\n"
@@ -207,8 +210,8 @@ def test_ctrl_c_stops_a_video_being_read(tmp_path):
         "    sys.exit(130)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "reading"
-    time.sleep(1.5)  # model loaded; the video is being read
+    assert proc.stdout.readline().strip() == "reading"  # 120 segments at 0.1 s each: some 12 s to go
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (out, err)
