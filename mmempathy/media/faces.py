@@ -442,7 +442,6 @@ class FaceExtractor:
         self.align = align
         self.detect_every = detect_every
         self.max_change = max_change
-        self.detections = 0  # frames searched (the others had their faces carried)
         self._found: tuple[float, list[Box], list[np.ndarray]] | None = None  # when, the boxes, their thumbnails
 
     def __call__(self, image: np.ndarray, time: float = 0.0) -> FrameFaces:
@@ -453,7 +452,6 @@ class FaceExtractor:
         else:
             boxes = self.detector(image)[: self.max_faces]
             crops = [self._crop(image, box) for box in boxes]
-            self.detections += 1
             self._found = (time, boxes, [_thumbnail(c) for c in crops]) if boxes and self.detect_every > 0 else None
         ids = self.tracker.update(boxes)
         return FrameFaces(time=time, track_ids=ids, crops=crops)
