@@ -52,13 +52,14 @@ from feedback import DATA, load_model, ravdess, tess
 from sklearn.metrics import f1_score
 
 from mmempathy import EmotionFuser
-from mmempathy.baseline import BaselineSettings, centred, group_indices, person_shifts, spread
+from mmempathy.baseline import BaselineSettings, centred, group_indices, mean_output, person_shifts, spread
 from mmempathy.calibration import collect_outputs, fit_gate_bias, fit_temperature, no_evidence_targets
 from mmempathy.data import get_dataset
 from mmempathy.data.ravdess import NATIVE_LABELS, STATEMENTS, TO_DEFAULT, parse_name
 from mmempathy.labels import DEFAULT_LABELS
 from mmempathy.media.pipeline import clip_inputs
 from mmempathy.metrics import expected_calibration_error
+from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 
 NEUTRAL = DEFAULT_LABELS.index("neutral")
@@ -120,10 +121,44 @@ def reference(logp: torch.Tensor, people: list) -> dict:
     return {"mean": centred(logp).mean(0).tolist(), "spread": float(np.median(spreads))}
 
 
-def accuracy(logp, labels, people, ref, settings) -> tuple[float, dict]:
-    """Accuracy with each person's baseline (``people``: ids), and per person."""
-    adapted = person_shifts(logp, people, ref, neutral=NEUTRAL, settings=settings)
-    hits = ((logp - adapted.shift).argmax(-1).numpy() == labels).astype(float)
+@dataclasses.dataclass
+class SpeechSet:
+    """One speech set's plain readings (calibrated log-probabilities), labels and speakers, and the voice
+    encoder's outputs (each clip's tokens and their mean), which a feature baseline re-reads."""
+
+    logp: torch.Tensor
+    labels: np.ndarray
+    people: list
+    tokens: list[torch.Tensor]
+    pooled: torch.Tensor
+
+    def take(self, keep: np.ndarray) -> SpeechSet:
+        return SpeechSet(
+            self.logp[keep], self.labels[keep], [self.people[i] for i in keep], [self.tokens[i] for i in keep],
+            self.pooled[keep],
+        )  # fmt: skip
+
+
+def voice_logp(fuser: EmotionFuser, tokens: list[torch.Tensor], offsets: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """The voice head's calibrated log-probabilities of clips whose encoder outputs are ``tokens``, each
+    with its ``offsets`` row taken off every token (as :class:`~mmempathy.baseline.BaselineReader` does)."""
+    out = []
+    fuser.eval()
+    for start in range(0, len(tokens), batch):
+        chunk = tokens[start : start + batch]
+        padded = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)
+        mask = torch.nn.utils.rnn.pad_sequence([torch.ones(len(t), dtype=torch.bool) for t in chunk], batch_first=True)
+        with torch.no_grad():
+            result = fuser.fuse({Modality.AUDIO: (padded - offsets[start : start + batch, None], mask)})
+        out.append(result.modality_probs[Modality.AUDIO].float().clamp_min(1e-12).log())
+    return torch.cat(out)
+
+
+def accuracy(fuser, s: SpeechSet, people: list, ref, settings) -> tuple[float, dict]:
+    """Accuracy of the voice with each person's baseline (``people``: ids), and per person."""
+    adapted = person_shifts(s.logp, people, ref, neutral=NEUTRAL, settings=settings, pooled=s.pooled)
+    logp = s.logp - adapted.shift if adapted.features is None else voice_logp(fuser, s.tokens, adapted.features)
+    hits = (logp.argmax(-1).numpy() == s.labels).astype(float)
     per = {str(people[g[0]]): float(hits[g].mean()) for g in group_indices(people)}
     return float(hits.mean()), per
 
@@ -322,29 +357,37 @@ def skewed(people: list, labels: np.ndarray, draws: int = 5, seed: int = 0) -> l
     return out
 
 
-def score(sets: dict, ref: dict, settings: BaselineSettings) -> dict[str, float]:
+def score(fuser: EmotionFuser, sets: dict[str, SpeechSet], ref: dict, settings: BaselineSettings) -> dict[str, float]:
     """Accuracy on each set read as mixed recordings (all of a person's clips), skewed ones and
     one-emotion ones."""
     out = {}
-    for name, (logp, labels, people) in sets.items():
-        out[f"{name} mixed"] = accuracy(logp, labels, people, ref, settings)[0]
-        draws = [accuracy(logp[k], labels[k], [people[i] for i in k], ref, settings)[0] for k in skewed(people, labels)]
+    for name, s in sets.items():
+        out[f"{name} mixed"] = accuracy(fuser, s, s.people, ref, settings)[0]
+        draws = [
+            accuracy(fuser, s.take(k), [s.people[i] for i in k], ref, settings)[0] for k in skewed(s.people, s.labels)
+        ]
         out[f"{name} skewed"] = float(np.mean(draws))
-        out[f"{name} one-emotion"] = accuracy(logp, labels, one_emotion(people, labels), ref, settings)[0]
+        out[f"{name} one-emotion"] = accuracy(fuser, s, one_emotion(s.people, s.labels), ref, settings)[0]
     return out
 
 
-def select(sets: dict, ref: dict) -> tuple[BaselineSettings, list[dict]]:
-    """The settings with the best mean of mixed, skewed and one-emotion accuracy over the dev sets."""
+def select(fuser: EmotionFuser, sets: dict[str, SpeechSet], ref: dict) -> tuple[BaselineSettings, list[dict]]:
+    """The settings with the best mean of mixed, skewed and one-emotion accuracy over the dev sets: what is
+    centred (the voice's log-probabilities, or its encoder outputs when ``ref`` has ``features``; the
+    latter has no bound and uses every segment), the gate, and for log-probabilities the bound and keep."""
+    grid = [("logits", gate, bound, keep) for gate, bound, keep in itertools.product(GATES, BOUNDS, KEEPS)]
+    if "features" in ref:
+        grid += [("features", gate, max(BOUNDS), 1.0) for gate in GATES]
     rows = []
-    for (lo, hi), bound, keep in itertools.product(GATES, BOUNDS, KEEPS):
-        settings = BaselineSettings(gate=(lo, hi), bound=bound, keep=keep)
-        scores = score(sets, ref, settings)
-        rows.append(
-            {"gate": [lo, hi], "bound": bound, "keep": keep, **scores, "mean": float(np.mean(list(scores.values())))}
-        )
+    for centre, (lo, hi), bound, keep in grid:
+        settings = BaselineSettings(gate=(lo, hi), bound=bound, keep=keep, centre=centre)
+        scores = score(fuser, sets, ref, settings)
+        rows.append({"centre": centre, "gate": [lo, hi], "bound": bound, "keep": keep, **scores})
+        rows[-1]["mean"] = float(np.mean(list(scores.values())))
     best = max(rows, key=lambda r: r["mean"])
-    return BaselineSettings(gate=tuple(best["gate"]), bound=best["bound"], keep=best["keep"]), rows
+    return BaselineSettings(
+        gate=tuple(best["gate"]), bound=best["bound"], keep=best["keep"], centre=best["centre"]
+    ), rows
 
 
 def cached(path: Path, name: str, make: Callable[[], tuple[torch.Tensor, np.ndarray, list]]):
@@ -356,9 +399,16 @@ def cached(path: Path, name: str, make: Callable[[], tuple[torch.Tensor, np.ndar
     return value
 
 
-def speech_set(fuser, samples):
-    logp, labels = read_plain(fuser, samples, "audio")
-    return logp, labels, [s.meta["speaker"] for s in samples if s.audio is not None]
+def speech_set(fuser: EmotionFuser, samples: list[Sample]) -> SpeechSet:
+    """Read every clip plainly, keeping its voice encoder outputs (all clips have audio)."""
+    tokens, pooled, logp = [], [], []
+    for encoded, out in fuser.read_batches(samples, 32, progress=True):
+        clips, mask = encoded[Modality.AUDIO]
+        tokens += [t[m].float().cpu() for t, m in zip(clips, mask)]
+        pooled.append(mean_output(encoded, Modality.AUDIO, len(clips), clips.shape[-1]))
+        logp.append(out.modality_probs[Modality.AUDIO].float().clamp_min(1e-12).log().cpu())
+    labels = np.array([s.label for s in samples])
+    return SpeechSet(torch.cat(logp), labels, [s.meta["speaker"] for s in samples], tokens, torch.cat(pooled))
 
 
 def main() -> None:
@@ -405,9 +455,11 @@ def main() -> None:
     if args.fit:
         face_ref = reference(fer[0], ["fer"] * len(fer[0]))
         face_ref["spread"] = spread(centred(face_av[0]))  # one person's varied video, not strangers' crops
-        settings.reference = {"audio": reference(train[0], train[2]), "face": face_ref}
+        voice = reference(train.logp, train.people)
+        voice["features"] = torch.stack([train.pooled[g].mean(0) for g in group_indices(train.people)]).mean(0).tolist()
+        settings.reference = {"audio": voice, "face": face_ref}
     if args.select:
-        chosen, rows = select({"ravdess-dev": dev, "tess": tess_set}, settings.reference["audio"])
+        chosen, rows = select(fuser, {"ravdess-dev": dev, "tess": tess_set}, settings.reference["audio"])
         chosen.reference = settings.reference
         settings = chosen
         report["select"] = sorted(rows, key=lambda r: -r["mean"])[:10]
@@ -420,10 +472,14 @@ def main() -> None:
     speech = {"ravdess-test": test, "ravdess-dev": dev, "tess": tess_set}
     ref_a = settings.reference["audio"]
     report["speech"] = {
-        n: {"plain": score({n: s}, ref_a, PLAIN), "baseline": score({n: s}, ref_a, settings)} for n, s in speech.items()
+        n: {"plain": score(fuser, {n: s}, ref_a, PLAIN), "baseline": score(fuser, {n: s}, ref_a, settings)}
+        for n, s in speech.items()
     }
     report["speech_per_person"] = {
-        n: {"plain": accuracy(*s, ref_a, PLAIN)[1], "baseline": accuracy(*s, ref_a, settings)[1]}
+        n: {
+            "plain": accuracy(fuser, s, s.people, ref_a, PLAIN)[1],
+            "baseline": accuracy(fuser, s, s.people, ref_a, settings)[1],
+        }
         for n, s in speech.items()
     }
     report["actor05"] = model_scores(fuser, av, ["actor05"] * len(av))
@@ -476,10 +532,11 @@ def smoke() -> None:
         )
         for i in range(12)
     ]
-    logp, labels, people = speech_set(fuser, samples)
-    ref = reference(logp, people)
-    chosen, rows = select({"smoke": (logp, labels, people)}, ref)
-    assert len(rows) == len(GATES) * len(BOUNDS) * len(KEEPS) and 0 <= rows[0]["mean"] <= 1
+    voices = speech_set(fuser, samples)
+    ref = reference(voices.logp, voices.people)
+    ref["features"] = voices.pooled.mean(0).tolist()
+    chosen, rows = select(fuser, {"smoke": voices}, ref)
+    assert len(rows) == len(GATES) * (len(BOUNDS) * len(KEEPS) + 1) and 0 <= rows[0]["mean"] <= 1
     size = fuser.processor.face_size
     for s in samples:
         s.faces = rng.integers(0, 255, (2, size, size, 3), dtype=np.uint8)

@@ -6,9 +6,13 @@ segments of one person, the segments themselves say where that person's baseline
 labels: this module estimates it and reads each segment relative to it (speaker normalisation, in
 the spirit of Busso et al.'s iterative feature normalisation).
 
-What is normalised: each head's calibrated log-probabilities (the face and speech channels; text is
-a person's words, not their physiology). For person ``p`` and modality ``m``, with ``z_i`` the
-centred log-probabilities of ``p``'s segments that have ``m``:
+What is normalised (the face and speech channels; text is a person's words, not their physiology):
+each head's calibrated log-probabilities, or, with ``centre="features"``, a modality's encoder outputs
+where its reference carries the training people's mean (``features``): each of the person's segments
+is read with the offset of the person's mean encoder output from that reference taken off every
+token, the classic per-speaker feature normalisation, before the head sees it. For the
+log-probabilities, for person ``p`` and modality ``m``, with ``z_i`` the centred log-probabilities of
+``p``'s segments that have ``m``:
 
 1. pick the segments that look least emotional: the ``keep`` fraction (at least ``min_segments``)
    with the highest probability of ``neutral`` under the current reading (``keep=1``: all of them);
@@ -21,7 +25,8 @@ A plain mean erases a recording that is angry from start to end. What tells the 
 much the segments differ: a person who shows several emotions spreads as widely as the training
 people do, one who is angry throughout hardly at all. So the offset is applied in proportion to the
 person's spread (``gate``, in fractions of the training people's spread): in full for a varied
-recording, not at all for a uniform one. On RAVDESS dev actors and TESS speakers the spread of a
+recording, not at all for a uniform one (a feature offset is gated the same way, by the spread of the
+plain reading). On RAVDESS dev actors and TESS speakers the spread of a
 person's mixed recordings and of their one-emotion recordings barely overlap (``benchmarks/person_baseline.py``).
 A person with fewer than ``min_segments`` segments of a modality is read plainly, and the result
 says so (``baseline`` has no entry for that modality).
@@ -70,7 +75,12 @@ class BaselineSettings:
             above ``high`` times it fully, linearly in between.
         reference: Per modality, the training people's baseline: ``{"mean": [one per label]
             (centred log-probabilities), "spread": s}`` (their segments' mean standard deviation
-            across segments); a modality without one is not adapted.
+            across segments), and optionally ``"features": [one per encoder output dimension]`` (the
+            mean over the training people's segments of the mean of each segment's encoder outputs);
+            a modality without one is not adapted.
+        centre: ``"logits"``: shift each adapted modality's calibrated log-probabilities;
+            ``"features"``: centre the encoder outputs of the modalities whose reference has
+            ``features`` (the others' log-probabilities are shifted).
     """
 
     min_segments: int = 3
@@ -79,6 +89,7 @@ class BaselineSettings:
     iterations: int = 2
     gate: tuple[float, float] = (0.6, 0.75)
     reference: dict[str, dict[str, Any]] = field(default_factory=dict)
+    centre: str = "logits"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.min_segments, int) and self.min_segments >= 2):
@@ -92,9 +103,13 @@ class BaselineSettings:
         low, high = self.gate = tuple(float(g) for g in self.gate)  # type: ignore[assignment]
         if not 0 <= low < high:
             raise InputError(f"baseline gate must be (low, high) with 0 <= low < high, got {self.gate!r}")
+        if self.centre not in ("logits", "features"):
+            raise InputError(f"baseline centre must be 'logits' or 'features', got {self.centre!r}")
         for m, ref in self.reference.items():
-            if set(ref) != {"mean", "spread"} or not float(ref["spread"]) > 0:
-                raise InputError(f"baseline reference for {m} must be {{'mean': [...], 'spread': s > 0}}")
+            if not {"mean", "spread"} <= set(ref) <= {"mean", "spread", "features"} or not float(ref["spread"]) > 0:
+                raise InputError(
+                    f"baseline reference for {m} must be {{'mean': [...], 'spread': s > 0}}, optionally with 'features'"
+                )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> BaselineSettings:
@@ -152,11 +167,14 @@ class Adaptation:
         shift: ``[N, C]`` subtracted from each item's calibrated log-probabilities (zeros: read plainly).
         segments: Per item, how many segments its person's baseline was estimated from (0: none).
         strength: Per item, the fraction of the offset applied (see :class:`BaselineSettings` ``gate``).
+        features: ``[N, D]`` subtracted from every encoder output of each item (``centre="features"``),
+            or ``None``.
     """
 
     shift: torch.Tensor
     segments: list[int]
     strength: list[float]
+    features: torch.Tensor | None = None
 
 
 def person_shifts(
@@ -167,6 +185,7 @@ def person_shifts(
     neutral: int | None,
     settings: BaselineSettings,
     informs: Sequence[bool] | None = None,
+    pooled: torch.Tensor | None = None,
 ) -> Adaptation:
     """Each item's shift under its person's baseline.
 
@@ -180,8 +199,15 @@ def person_shifts(
         informs: Per item, whether it may inform its person's baseline (default: all); an item that may
             not is still read against it. The video pipeline leaves out windows with little speech,
             which vary with where the window falls rather than with the person.
+        pooled: ``[N, D]`` each item's mean encoder output: with ``settings.centre == "features"`` and a
+            reference that has ``features``, the person's offset from it is what is taken off
+            (``Adaptation.features``) instead of a log-probability shift.
     """
     out = Adaptation(torch.zeros_like(logp), [0] * len(people), [0.0] * len(people))
+    on_features = pooled is not None and settings.centre == "features" and "features" in reference
+    if on_features:
+        out.features = torch.zeros_like(pooled)
+        features = torch.as_tensor(reference["features"], dtype=pooled.dtype, device=pooled.device)
     z = centred(logp.float())
     mean = centred(torch.as_tensor(reference["mean"], dtype=z.dtype, device=z.device))
     for members in group_indices(people):
@@ -190,7 +216,10 @@ def person_shifts(
             continue
         zs = z[basis]
         weight = strength(zs, float(reference["spread"]), settings.gate)
-        out.shift[members] = (weight * estimate(zs, mean, neutral=neutral, settings=settings)).to(out.shift.dtype)
+        if on_features:
+            out.features[members] = weight * (pooled[basis].mean(0) - features)
+        else:
+            out.shift[members] = (weight * estimate(zs, mean, neutral=neutral, settings=settings)).to(out.shift.dtype)
         for i in members:
             out.segments[i], out.strength[i] = len(basis), weight
     return out
@@ -261,6 +290,12 @@ class BaselineReader:
         self.batches: list[tuple[int, Encoded]] = []  # (index of the batch's first item, its encoder outputs)
         self.count = 0
         self.logp: dict[Modality, list[torch.Tensor]] = {m: [] for m in self.adapted}
+        # each item's mean encoder output, for the modalities read against a feature reference
+        self.pooled: dict[Modality, list[torch.Tensor]] = {
+            m: []
+            for m in self.adapted
+            if self.settings.centre == "features" and "features" in self.settings.reference[m.value]
+        }
         self.present: list[torch.Tensor] = []
         self.people: dict[str, list[Hashable | None]] = {m.value: [] for m in self.adapted}
         self.informs: dict[str, list[bool]] = {m.value: [] for m in self.adapted}
@@ -294,6 +329,8 @@ class BaselineReader:
                     if probs is not None
                     else torch.zeros(n, len(self.fuser.labels))
                 )
+            for m, pooled in self.pooled.items():
+                pooled.append(mean_output(encoded, m, n, len(self.settings.reference[m.value]["features"])))
         for m, ids in people.items():
             self.people[m] += ids
 
@@ -322,8 +359,15 @@ class BaselineReader:
             people = [p if present[i, col] else None for i, p in enumerate(self.people[m.value])]
             reference = self.settings.reference[m.value]
             logp = torch.cat(self.logp[m])
+            pooled = torch.cat(self.pooled[m]) if m in self.pooled else None
             adaptations[m] = person_shifts(
-                logp, people, reference, neutral=neutral, settings=self.settings, informs=self.informs[m.value]
+                logp,
+                people,
+                reference,
+                neutral=neutral,
+                settings=self.settings,
+                informs=self.informs[m.value],
+                pooled=pooled,
             )
         return adaptations
 
@@ -336,6 +380,10 @@ class BaselineReader:
             n = next(iter(encoded.values()))[0].shape[0]
             shift = {m: a.shift[start : start + n].to(device) for m, a in adaptations.items()}
             encoded = {m: (t.to(device), mask.to(device)) for m, (t, mask) in encoded.items()}
+            for m, a in adaptations.items():
+                if a.features is not None and m in encoded:
+                    tokens, mask = encoded[m]
+                    encoded[m] = (tokens - a.features[start : start + n, None, :].to(tokens), mask)
             with autocast(device):
                 out = fuser.fuse(encoded, shift=shift)
             for i, result in enumerate(fuser.to_results(out), start):
@@ -347,3 +395,12 @@ class BaselineReader:
                 results.append(result)
         fuser.train(was_training)
         return results
+
+
+def mean_output(encoded: Encoded, modality: Modality, n: int, dim: int) -> torch.Tensor:
+    """``[n, dim]`` each item's mean encoder output of ``modality`` over its valid tokens (zeros without it)."""
+    if modality not in encoded:
+        return torch.zeros(n, dim)
+    tokens, mask = encoded[modality]
+    weights = mask.float().unsqueeze(-1)
+    return ((tokens.float() * weights).sum(1) / weights.sum(1).clamp_min(1)).cpu()

@@ -13,8 +13,13 @@ existing checkpoint directory. Stage 2 puts the encoders into one lite model and
 
 Stage 3 trains the fusion and the heads on label-matched combinations
 (:class:`mmempathy.data.combined.LabelMatched`) of train items, with modality dropout 0.5, on cached
-encoder outputs. Every choice is made on **dev** combinations, built from items that no encoder
-trained on: MELD dev, RAVDESS actors 17-18, and the 10 % of FER2013 *train* that the face part held
+encoder outputs. Each training voice is read against its speaker's own mean encoder output with
+probability ``--centre-voice`` (per-speaker normalisation, :class:`mmempathy.train.cache.PersonCentred`),
+as the person baseline reads a voice at run time (``centre="features"``); each dev voice likewise
+against its dev speaker. ``--voice-from DIR`` trains only the voice's path of a trained lite model
+(its projection and head), every other weight kept, so the text and face readings and the gate stay
+as they were. Every choice is made on **dev** combinations, built from items that no
+encoder trained on: MELD dev, RAVDESS actors 17-18, and the 10 % of FER2013 *train* that the face part held
 out (the same stratified draw as the benchmark runner). Stage 4 fits the calibration on a second
 draw of dev combinations: one temperature per head, and the gate's per-modality biases
 (:mod:`mmempathy.calibration`). No FER2013 test image (PublicTest or PrivateTest), no MELD test line
@@ -43,13 +48,17 @@ from mmempathy.cli import main as cli_main
 from mmempathy.config import FUSION_MODES
 from mmempathy.data.combined import LabelMatched
 from mmempathy.hub import WEIGHTS_NAME, load_preset
+from mmempathy.modality import Modality
+from mmempathy.sample import Sample
 from mmempathy.train import FeatureCache, TrainConfig, Trainer
+from mmempathy.train.cache import CachedDataset, PersonCentred, person_offsets
 
 PARTS = {  # modality -> (bench recipe, data folder, extra bench arguments)
     "text": ("meld", "meld", ["--text-layers", "2", "--epochs", "3", "--set", "lr_encoder=5e-5"]),
     "audio": ("ravdess", "ravdess", ["--epochs", "50"]),
     "face": ("fer2013", "fer2013", ["--epochs", "40", "--batch-size", "256"]),
 }
+VOICE_PATH = ("fusion.project.audio.", "fusion.modality_embedding.audio", "heads.audio.")
 SHIPPED = Path(__file__).resolve().parents[1] / "mmempathy" / "weights" / "lite"
 
 
@@ -98,6 +107,23 @@ def assemble(parts: dict[str, Path], fusion: str = "late") -> EmotionFuser:
     return model
 
 
+def centred_voices(
+    cache: FeatureCache, data: dict, combos: dict[str, LabelMatched], p: float
+) -> dict[str, PersonCentred]:
+    """The combinations cached, each voice read against its speaker's mean with probability ``p``: the
+    train speakers' means are taken from the train clips, their mean is the reference, and each dev
+    speaker is centred on their own mean against that reference."""
+    reference, out = None, {}
+    for split, seed in (("train", 0), ("dev", 1)):
+        voices = [Sample(audio=s.audio, sample_rate=s.sample_rate, label=s.label) for s in data[split]["audio"]]
+        cache.build(voices, progress=True, desc=f"cache {split} voices")
+        speakers = [s.meta["speaker"] for s in data[split]["audio"]]
+        offsets, reference = person_offsets(cache, voices, speakers, Modality.AUDIO, reference)
+        cached = cache.build(combos[split], progress=True, desc=f"cache {split}")
+        out[split] = PersonCentred(cached, Modality.AUDIO, offsets, p=p, seed=seed)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -109,14 +135,27 @@ def main() -> None:
     parser.add_argument("--fusion", default="late", choices=FUSION_MODES, help="fusion mode (others: ablations)")
     parser.add_argument("--fusion-dir", type=Path, help="skip stage 3: calibrate, report, ship this trained fusion")
     parser.add_argument("--no-ship", action="store_true", help="do not write mmempathy/weights/lite")
+    parser.add_argument("--voice-from", type=Path, help="train only the voice path of this trained lite model")
+    parser.add_argument(
+        "--centre-voice", type=float, default=1.0, help="probability of reading a training voice against its speaker"
+    )
     args = parser.parse_args()
     start = time.time()
     given = dict(p.split("=", 1) for p in args.parts)
     preset = load_preset("lite")["config"]
     # an encoder that loads frozen from its package (Whisper) has no part to train: its head learns in stage 3
     trained = [m for m in PARTS if not (preset[m].get("external") and not preset[m].get("unfreeze_top"))]
-    parts = {m: Path(given[m]) if m in given else train_part(m, args.data_dir, args.out, args.device) for m in trained}
-    model = assemble(parts, args.fusion)
+    if args.voice_from is None:
+        parts = {
+            m: Path(given[m]) if m in given else train_part(m, args.data_dir, args.out, args.device) for m in trained
+        }
+        model = assemble(parts, args.fusion)
+    else:  # the trained model with its calibration dropped (temperatures 1, as in training); only the voice learns
+        parts = {"all": args.voice_from}
+        model = EmotionFuser.from_pretrained(args.voice_from, device="cpu")
+        model.set_calibration(None)
+        for name, param in model.named_parameters():
+            param.requires_grad = name.startswith(VOICE_PATH)
     data = lite_pools(args.data_dir)
     train = LabelMatched(data["train"], size=args.size, seed=0)
     dev = LabelMatched(data["dev"], size=1000, seed=1)
@@ -134,7 +173,11 @@ def main() -> None:
         seed=0,
     )
     if args.fusion_dir is None:
-        result = Trainer(model, config, train, dev).fit()
+        fit_data: dict[str, LabelMatched | CachedDataset] = {"train": train, "dev": dev}
+        if args.centre_voice > 0:
+            voices = FeatureCache(model, args.out / "fusion" / "feature_cache", batch_size=config.batch_size)
+            fit_data.update(centred_voices(voices, data, fit_data, args.centre_voice))
+        result = Trainer(model, config, fit_data["train"], fit_data["dev"]).fit()
         best_dir, best_metric = result.best_dir, result.best_metric
     else:  # a fusion trained before (e.g. the best checkpoint of a stopped run): calibrate and report it
         best_dir, best_metric = args.fusion_dir, None

@@ -13,6 +13,7 @@ import torch
 from mmempathy.baseline import BaselineSettings, people_by_modality, person_shifts
 from mmempathy.errors import InputError
 from mmempathy.media.pipeline import people_of
+from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 from mmempathy.testing import draw_face, write_clip
 
@@ -84,6 +85,10 @@ def test_settings_checked():
         BaselineSettings.from_dict({"keeps": 1})
     with pytest.raises(InputError, match="reference for face"):
         BaselineSettings(reference={"face": {"mean": [0.0], "spread": 0}})
+    with pytest.raises(InputError, match="reference for face"):
+        BaselineSettings(reference={"face": {"mean": [0.0], "spread": 1, "feature": [0.0]}})
+    with pytest.raises(InputError, match="centre"):
+        BaselineSettings(centre="tokens")
 
 
 @pytest.fixture
@@ -120,6 +125,55 @@ def test_predict_samples_person(calibrated, rng):
     # face and voice of different people: a mapping per item
     split = calibrated.predict_samples(items, person=[{"face": "x", "audio": None}] * 6)
     assert set(split[0].baseline) == {"face"}
+
+
+def test_feature_offset_is_the_person_mean_less_the_reference(rng):
+    labels = np.arange(9) % C
+    logp = torch.cat([person(rng, [0, 0, 0, 0], labels), person(rng, [0, 0, 0, 0], labels[:2])])
+    pooled = torch.tensor(rng.normal(0, 1, (11, 5)), dtype=torch.float32)
+    ref = {**REF, "features": [0.5] * 5}
+    settings = BaselineSettings(gate=(0.3, 0.5), centre="features")
+    adapted = person_shifts(logp, ["p"] * 9 + ["q"] * 2, ref, neutral=NEUTRAL, settings=settings, pooled=pooled)
+    assert torch.equal(adapted.shift, torch.zeros_like(logp))  # the voice is centred instead of its reading
+    assert torch.allclose(adapted.features[:9], (pooled[:9].mean(0) - 0.5).expand(9, 5))
+    assert torch.equal(adapted.features[9:], torch.zeros(2, 5))  # two segments: read plainly
+    angry = person(rng, [0, 0, 0, 0], np.full(9, ANGER), sure=2.0)  # one emotion throughout: gated off
+    still = person_shifts(angry, ["p"] * 9, ref, neutral=NEUTRAL, settings=settings, pooled=pooled[:9])
+    assert still.strength[0] == 0.0 and torch.equal(still.features, torch.zeros(9, 5))
+    logits_only = person_shifts(logp, ["p"] * 11, REF, neutral=NEUTRAL, settings=settings, pooled=pooled)
+    assert logits_only.features is None and logits_only.shift.abs().sum() > 0  # no features reference: logits
+
+
+def test_predict_samples_centres_voice_features(calibrated, rng):
+    items = samples(rng, 5)
+    voice = calibrated.fusion.project["audio"][0].normalized_shape[0]
+    ref_features = torch.tensor(rng.normal(0, 0.1, voice), dtype=torch.float32)
+    calibration = copy.deepcopy(calibrated.config.calibration)
+    calibration["baseline"]["reference"]["audio"]["features"] = ref_features.tolist()
+    calibration["baseline"]["centre"] = "features"
+    calibrated.set_calibration(calibration)
+    adapted = calibrated.predict_samples(items, person=["p"] * 5)
+    assert adapted[0].baseline["audio"] == {"segments": 5, "strength": 1.0}
+    # by hand: the person's mean encoder output less the reference, taken off every voice token
+    calibrated.eval()
+    batch = calibrated.processor.collate(items)
+    with torch.no_grad():
+        encoded = calibrated.encode(batch)
+        tokens, mask = encoded[Modality.AUDIO]
+        pooled = (tokens * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        encoded[Modality.AUDIO] = (tokens - (pooled.mean(0) - ref_features), mask)
+        face = person_shifts(
+            torch.log(calibrated.fuse(calibrated.encode(batch)).modality_probs[Modality.FACE]),
+            ["p"] * 5,
+            calibration["baseline"]["reference"]["face"],
+            neutral=calibrated.labels.index("neutral") if "neutral" in calibrated.labels else None,
+            settings=calibrated.baseline,
+        )
+        expected = calibrated.fuse(encoded, shift={Modality.FACE: face.shift}).modality_probs[Modality.AUDIO]
+    for result, row in zip(adapted, expected):
+        assert [result.modalities["audio"][k] for k in calibrated.labels] == pytest.approx(row.tolist(), abs=1e-5)
+    plain = calibrated.predict_samples(items)
+    assert max(abs(adapted[0].modalities["audio"][k] - plain[0].modalities["audio"][k]) for k in plain[0].probs) > 1e-3
 
 
 def test_predict_samples_person_without_references(tiny, rng):

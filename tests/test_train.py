@@ -14,7 +14,7 @@ from mmempathy.errors import InputError
 from mmempathy.metrics import classification_metrics, regression_metrics
 from mmempathy.modality import Modality
 from mmempathy.train import FeatureCache, LabelledCollate, TrainConfig, Trainer, apply_lora, merge_lora
-from mmempathy.train.cache import collate_cached
+from mmempathy.train.cache import PersonCentred, collate_cached, person_offsets
 from mmempathy.train.schedule import lr_factor
 
 
@@ -108,6 +108,42 @@ def test_feature_cache_gives_the_uncached_outputs_and_losses(tmp_path):
         runs[mode] = Trainer(f, c, data, data).fit()
     assert runs["auto"].used_cache and not runs["off"].used_cache
     np.testing.assert_allclose(runs["auto"].losses, runs["off"].losses, rtol=1e-5, atol=1e-6)
+
+
+def test_person_centred_voices(tmp_path):
+    frozen = {"freeze": True}
+    fuser = tiny_fuser(text=frozen, audio=frozen, face=frozen)
+    data = raw_samples(12)
+    speakers = [i % 3 for i in range(12)]
+    cache = FeatureCache(fuser, tmp_path / "cache")
+    cached = cache.build(data)
+    offsets, reference = person_offsets(cache, data, speakers, Modality.AUDIO)
+    means = [torch.cat([cached[i][0][Modality.AUDIO][0] for i in range(who, 12, 3)]).mean(0) for who in range(3)]
+    torch.testing.assert_close(reference, torch.stack(means).mean(0))
+    file = [cached.files[i][Modality.AUDIO] for i in range(3)]
+    for who in range(3):
+        torch.testing.assert_close(offsets[file[who]], means[who] - reference)
+    always, never = (PersonCentred(cached, Modality.AUDIO, offsets, p=p) for p in (1.0, 0.0))
+    for i in range(3):
+        raw = cached[i][0][Modality.AUDIO][0]
+        torch.testing.assert_close(always[i][0][Modality.AUDIO][0], raw - offsets[file[i]])
+        assert torch.equal(never[i][0][Modality.AUDIO][0], raw)
+        assert torch.equal(always[i][0][Modality.TEXT][0], cached[i][0][Modality.TEXT][0])  # the voice alone
+    half = PersonCentred(cached, Modality.AUDIO, offsets, p=0.5)
+    draws = []
+    for epoch in (0, 1):
+        half.set_epoch(epoch)
+        draws.append(
+            [not torch.equal(half[i][0][Modality.AUDIO][0], cached[i][0][Modality.AUDIO][0]) for i in range(12)]
+        )
+    assert draws[0] != draws[1] and 0 < sum(draws[0]) < 12  # a fresh, seeded draw each epoch
+    with pytest.raises(ValueError, match="p must be"):
+        PersonCentred(cached, Modality.AUDIO, offsets, p=2)
+    # the trainer takes data its caller cached as it is (no second cache)
+    result = Trainer(
+        fuser, cfg(tmp_path, epochs=2, batch_size=4, cache_dir=str(tmp_path / "other")), half, always
+    ).fit()
+    assert result.used_cache and not (tmp_path / "other").exists()
 
 
 def test_lora_trains_only_adapters_and_saves_and_loads_identically(tmp_path):

@@ -85,6 +85,68 @@ class CachedDataset(torch.utils.data.Dataset):
         return item, self.labels[index]
 
 
+class PersonCentred(CachedDataset):
+    """Cached items with one modality's encoder outputs read against each person's own mean, as the
+    person baseline reads them at run time (``centre="features"``, :mod:`mmempathy.baseline`).
+
+    An item whose ``modality`` file has an entry in ``offsets`` (the person's mean encoder output less
+    the reference people's mean, :func:`person_offsets`) has it taken off every token with probability
+    ``p`` (drawn per item and epoch, seeded), so a head learns both readings: the plain one (no person
+    baseline, a short or one-emotion recording) and the centred one.
+
+    Args:
+        data: The cached items.
+        modality: The modality centred (the voice: per-speaker normalisation).
+        offsets: ``{cache file: [D] offset}``.
+        p: Probability of reading an item centred (1: always).
+        seed: Seed of the draws; :meth:`set_epoch` (called by the trainer) varies them per epoch.
+    """
+
+    def __init__(
+        self, data: CachedDataset, modality: Modality, offsets: dict[Path, torch.Tensor], p: float = 0.5, seed: int = 0
+    ) -> None:
+        super().__init__(data.files, data.labels)
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.modality, self.offsets, self.p, self.seed, self.epoch = modality, offsets, p, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> tuple[Encoded, Any]:
+        item, label = super().__getitem__(index)
+        offset = self.offsets.get(self.files[index].get(self.modality))
+        if offset is not None and np.random.default_rng((self.seed, self.epoch, index)).random() < self.p:
+            tokens, mask = item[self.modality]
+            item[self.modality] = (tokens - offset.to(tokens.dtype), mask)
+        return item, label
+
+
+def person_offsets(
+    cache: FeatureCache,
+    samples: Sequence[Sample],
+    people: Sequence[Any],
+    modality: Modality,
+    reference: torch.Tensor | None = None,
+) -> tuple[dict[Path, torch.Tensor], torch.Tensor]:
+    """``({cache file: offset}, reference)`` for :class:`PersonCentred`: each person's mean (over their
+    ``samples``) of each item's mean encoder output of ``modality``, less ``reference`` (default: the
+    mean of these people's means, i.e. of the training people). The samples must be cached."""
+    files = [cache.path(modality, cache.fuser.processor.prepare(s)[modality]) for s in samples]
+    means = {}
+    for person in dict.fromkeys(people):
+        means[person] = torch.stack([mean_tokens(f) for f, p in zip(files, people) if p == person]).mean(0)
+    if reference is None:
+        reference = torch.stack(list(means.values())).mean(0)
+    return {f: means[p] - reference for f, p in zip(files, people)}, reference
+
+
+def mean_tokens(path: Path) -> torch.Tensor:
+    """The mean of one cached item's valid tokens, ``[D]``."""
+    data = load_file(str(path))
+    return data["tokens"][data["mask"]].float().mean(0)
+
+
 def collate_cached(items: Sequence[tuple[Encoded, Any]], task: str = "classification") -> tuple[Encoded, torch.Tensor]:
     """Pad cached items into what :meth:`EmotionFuser.encode` returns, plus the labels tensor."""
     encoded: Encoded = {}

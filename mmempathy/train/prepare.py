@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 
 from mmempathy.device import autocast
-from mmempathy.train.cache import FeatureCache, collate_cached
+from mmempathy.train.cache import CachedDataset, FeatureCache, collate_cached
 from mmempathy.train.data import LabelledCollate
 from mmempathy.train.schedule import dataset_targets
 
@@ -119,8 +119,11 @@ class RunPreparation:
         kw = {"skip_unlabelled": self.config.skip_unlabelled, "progress": show}
         if self.world > 1 and self.rank != 0:  # rank 0 writes the cache, the others then only read it
             dist.barrier()
-        train = cache.build(self.train_data, desc="cache train", **kw)
-        val = cache.build(self.val_data, desc="cache val", **kw) if self.val_data is not None else None
+
+        def build(data: Any, desc: str) -> Any:  # data cached by the caller (e.g. PersonCentred) is used as is
+            return data if data is None or isinstance(data, CachedDataset) else cache.build(data, desc=desc, **kw)
+
+        train, val = build(self.train_data, "cache train"), build(self.val_data, "cache val")
         if self.world > 1 and self.rank == 0:
             dist.barrier()
         self.cache = cache
