@@ -12,7 +12,9 @@ normalisation does):
   FER2013 train, a seeded draw of 4,000 crops (faces: the face head's training distribution) for the
   face mean, and actor 05's video faces for the spread of a varied video recording of one person
   (FER2013 has no person ids, and random crops of strangers spread far more than one person does).
-* choosing the settings (``--select``): RAVDESS dev actors 17-18 and the TESS speakers OAF and YAF,
+* choosing the settings (``--select``): what is centred (the voice's log-probabilities, or its encoder
+  outputs against the training speakers' mean, ``centre="features"``), gate, bound and keep, on
+  RAVDESS dev actors 17-18 and the TESS speakers OAF and YAF,
   each read as a *mixed* recording (all of the person's clips, every emotion alike), as *skewed*
   recordings (uneven mixes: :func:`skewed`) and as *one-emotion* recordings (the person's clips of one
   emotion, e.g. angry throughout); the settings with the best mean of the six accuracies win.
@@ -37,6 +39,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import hashlib
 import itertools
 import json
 import platform
@@ -390,6 +393,14 @@ def select(fuser: EmotionFuser, sets: dict[str, SpeechSet], ref: dict) -> tuple[
     ), rows
 
 
+def model_digest(fuser: EmotionFuser) -> str:
+    """A short hash of the model's weights and calibration, naming its folder of cached readings."""
+    digest = hashlib.sha256(json.dumps(fuser.config.calibration, sort_keys=True, default=str).encode())
+    for name, tensor in sorted(fuser.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
 def cached(path: Path, name: str, make: Callable[[], tuple[torch.Tensor, np.ndarray, list]]):
     file = path / f"{name}.pt"
     if file.exists():
@@ -431,16 +442,16 @@ def main() -> None:
         help="with --calibrate-video: the fitted parts that go into the calibration (and --write)",
     )
     parser.add_argument("--ckplus", type=Path, help="CK+48 folder (faces by subject; research use only)")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/mmempathy-person-baseline"))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/mmempathy-person-baseline"), help="model readings")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/person_baseline"))
     parser.add_argument("--smoke", action="store_true", help="tiny random model, a few clips")
     args = parser.parse_args()
     if args.smoke:
         return smoke()
     fuser = load_model(args.model)
-    args.cache.mkdir(parents=True, exist_ok=True)
+    c = args.cache / model_digest(fuser)  # readings of another model (or calibration) are never reused
+    c.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    c = args.cache
     train = cached(c, "ravdess-train", lambda: speech_set(fuser, ravdess("train", DATA)))
     dev = cached(c, "ravdess-dev", lambda: speech_set(fuser, ravdess("dev", DATA)))
     tess_set = cached(c, "tess", lambda: speech_set(fuser, tess(DATA)))
