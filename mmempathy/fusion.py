@@ -77,7 +77,8 @@ def init_weights(module: nn.Module) -> None:
     """The initialisation of the fusion's and heads' layers, stated rather than left to PyTorch's
     defaults: linear weights Xavier-uniform (what ``torch.nn.Transformer`` uses; it keeps a layer's
     output variance near its input's at these small widths), biases zero, LayerNorm scale one and
-    shift zero. The learned tokens (null keys/values, modality embeddings) start at N(0, 0.02²)."""
+    shift zero. The learned tokens (null keys/values, modality embeddings) start at N(0, 0.02²).
+    :class:`CrossModalFusion` then zeroes its gate's scoring layers."""
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             nn.init.xavier_uniform_(layer.weight)
@@ -256,7 +257,10 @@ class CrossModalFusion(nn.Module):
         self.gate_confidence = nn.ModuleDict({m.value: nn.Linear(CONFIDENCE_FEATURES, 1) for m in self.modalities})
         self.norm = nn.LayerNorm(dim)
         init_weights(self)
-        for layer in self.gate_confidence.values():
+        # the gate starts by weighting every present modality alike (scores zero) and learns from there: a
+        # Xavier-steep start let the late fusion lock onto one head within the first epoch (the face, whose
+        # training crops its CNN had already learned), and it never let go
+        for layer in (*(g[-1] for g in self.gate.values()), *self.gate_confidence.values()):
             nn.init.zeros_(layer.weight)
 
     def embed(self, encoded: dict[Modality, tuple[torch.Tensor, torch.Tensor]]) -> tuple[dict, dict]:

@@ -22,6 +22,8 @@ def fusion(mode="attention", sets=(), depth=2):
     torch.manual_seed(0)
     config = FusionConfig(mode=mode, dim=16, depth=depth, heads=2, dim_head=8, dropout=0.0)
     module = CrossModalFusion(DIMS, config, sets=sets).eval()
+    for gate in module.gate.values():  # scores as a trained gate has them (it starts at zero: all alike)
+        torch.nn.init.normal_(gate[-1].weight, std=0.5)
     return lambda enc, **kw: module(*module.embed(enc), **kw)
 
 
@@ -151,7 +153,7 @@ def test_pooled_tokens_ignore_padding():
 
 def test_fusion_and_heads_start_from_the_stated_init():
     """Xavier-uniform linear weights (within their bound, not PyTorch's default), zero biases, unit norms,
-    and the gate's confidence term at zero."""
+    and the gate's scores (its features' and its confidence term) at zero: every modality weighed alike."""
     import math
 
     from mmempathy import EmotionFuser
@@ -161,10 +163,11 @@ def test_fusion_and_heads_start_from_the_stated_init():
         for name, layer in part.named_modules():
             if isinstance(layer, torch.nn.Linear):
                 bound = math.sqrt(6 / (layer.in_features + layer.out_features))
-                if not name.startswith("gate_confidence"):
+                if not name.startswith(("gate_confidence", "gate.")):
                     assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.5 * bound, name
                 if layer.bias is not None:
                     assert not layer.bias.any(), name
             elif isinstance(layer, torch.nn.LayerNorm):
                 assert (layer.weight == 1).all() and not layer.bias.any(), name
     assert all(not layer.weight.any() for layer in model.fusion.gate_confidence.values())
+    assert all(not gate[-1].weight.any() for gate in model.fusion.gate.values())
