@@ -24,7 +24,8 @@ normalisation does):
 * ``--calibrate-video`` (:func:`video_calibration`): the face temperature fitted on CK+48 (held-out NLL by
   subject-grouped 5-fold cross-validation), the voice and face gate biases on actor 05's clips (scored
   leave-one-clip-out), the text temperature on MELD dev with neutral lines as no evidence (checked on
-  the GoEmotions dev comments labelled neutral and RAVDESS's two sentences); every candidate is read
+  the GoEmotions dev comments labelled neutral and RAVDESS's two sentences), and the text head's class
+  biases (its prior: :func:`~mmempathy.calibration.fit_class_bias` on MELD dev's labels); every candidate is read
   through the model on all of these, and ``--ship`` names what the calibration keeps.
 
     OMP_NUM_THREADS=1 python benchmarks/person_baseline.py --fit --select --write mmempathy/weights/lite
@@ -56,7 +57,13 @@ from sklearn.metrics import f1_score
 
 from mmempathy import EmotionFuser
 from mmempathy.baseline import BaselineSettings, centred, group_indices, mean_output, person_shifts, spread
-from mmempathy.calibration import collect_outputs, fit_gate_bias, fit_temperature, no_evidence_targets
+from mmempathy.calibration import (
+    collect_outputs,
+    fit_class_bias,
+    fit_gate_bias,
+    fit_temperature,
+    no_evidence_targets,
+)
 from mmempathy.data import get_dataset
 from mmempathy.data.ravdess import NATIVE_LABELS, STATEMENTS, TO_DEFAULT, parse_name
 from mmempathy.labels import DEFAULT_LABELS
@@ -294,6 +301,8 @@ def video_calibration(fuser: EmotionFuser, args: argparse.Namespace, av: list[Sa
     fitted = {"face": with_face_temperature(shipped, t_face, refs)}
     fitted["text"] = copy.deepcopy(shipped)
     fitted["text"]["temperature"]["text"] = t_text
+    fitted["prior"] = copy.deepcopy(fitted["text"])  # and the prior of what people say (MELD dev's labels)
+    fitted["prior"]["class_bias"] = {"text": fit_class_bias(text["modality_logits"]["text"] / t_text, text["labels"])}
     fuser.set_calibration(fitted["face"])
     gate = {}
     for mode, person in (("plain", None), ("baseline", ["actor05"] * len(av))):
@@ -303,6 +312,7 @@ def video_calibration(fuser: EmotionFuser, args: argparse.Namespace, av: list[Sa
     for m, b in gate["plain"]["bias"].items():
         fitted["gate"]["gate_bias"][m] += b
     report = {"face_temperature": t_face, "face_nll_ckplus_by_subject": face_nll, "text_temperature": t_text}
+    report["text_class_bias"] = fitted["prior"]["class_bias"]["text"]
     report["gate_actor05"] = gate
     spoken = [dataclasses.replace(s, text=s.meta["statement"]) for s in av]
     candidates = {"shipped": shipped, **fitted, "chosen": chosen_calibration(shipped, fitted, args.ship)}
@@ -333,12 +343,15 @@ def with_face_temperature(calibration: dict, temperature: float, refs: dict) -> 
 
 def chosen_calibration(shipped: dict, fitted: dict, ship: list[str]) -> dict:
     """The shipped calibration with the fitted parts named in ``ship`` (``face``: its temperature and
-    reference; ``gate``: the gate biases, fitted under the new face temperature; ``text``: its temperature)."""
+    reference; ``gate``: the gate biases, fitted under the new face temperature; ``text``: its temperature;
+    ``prior``: the text temperature and the text head's class biases)."""
     out = copy.deepcopy(fitted["face"] if {"face", "gate"} & set(ship) else shipped)
     if "gate" in ship:
         out["gate_bias"] = fitted["gate"]["gate_bias"]
-    if "text" in ship:
+    if {"text", "prior"} & set(ship):
         out["temperature"]["text"] = fitted["text"]["temperature"]["text"]
+    if "prior" in ship:
+        out["class_bias"] = fitted["prior"]["class_bias"]
     return out
 
 
@@ -438,7 +451,7 @@ def main() -> None:
         "--ship",
         nargs="*",
         default=[],
-        choices=["face", "gate", "text"],
+        choices=["face", "gate", "text", "prior"],
         help="with --calibrate-video: the fitted parts that go into the calibration (and --write)",
     )
     parser.add_argument("--ckplus", type=Path, help="CK+48 folder (faces by subject; research use only)")

@@ -105,6 +105,32 @@ def no_evidence_targets(labels: torch.Tensor, num_classes: int, neutral: int) ->
     return targets
 
 
+def fit_class_bias(logits: torch.Tensor, labels: torch.Tensor, *, steps: int = 200) -> list[float]:
+    """Per-class biases ``b`` (mean zero) minimising the NLL of ``softmax(logits + b)``: a head's prior.
+
+    A head trained on class-balanced combinations believes every class as likely as the next; what people
+    say is mostly neutral (MELD: 47 % of lines). Fitted on a head's calibrated logits over natural data, the
+    biases restore that prior, so that a plain statement reads as neutral rather than as the emotion its
+    words lean to.
+
+    Example:
+        >>> logits = torch.zeros(4, 2)
+        >>> [round(b, 2) for b in fit_class_bias(logits, torch.tensor([0, 0, 0, 1]))]
+        [0.55, -0.55]
+    """
+    bias = torch.zeros(logits.shape[-1], requires_grad=True)
+    optimizer = torch.optim.LBFGS([bias], lr=0.1, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits + bias, labels)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return (bias.detach() - bias.detach().mean()).tolist()
+
+
 def fit_gate_bias(
     outputs: dict[str, Any], names: Sequence[str], temperatures: dict[str, float], *, steps: int = 200
 ) -> dict[str, float]:

@@ -131,6 +131,7 @@ class EmotionFuser(CheckpointMixin, nn.Module):
         # temperatures (fused, then one per modality) and gate biases; set by set_calibration, kept in config.json
         self.register_buffer("temperatures", torch.ones(1 + len(config.modalities)), persistent=False)
         self.register_buffer("gate_bias", torch.zeros(len(config.modalities)), persistent=False)
+        self.register_buffer("class_bias", torch.zeros(len(config.modalities), len(self.labels)), persistent=False)
         self.set_calibration(config.calibration)
         if config.lora:  # adapters are part of the architecture: saved weights hold them
             from mmempathy.train.lora import apply_lora
@@ -196,14 +197,16 @@ class EmotionFuser(CheckpointMixin, nn.Module):
 
         Args:
             calibration: ``{"temperature": {"fused": T, "text": T, ...}, "gate_bias": {"text": b, ...},
-                "exclude": ["face", ...], "baseline": {...}}`` (missing entries stay 1, 0 and none; ``baseline``:
+                "class_bias": {"text": [one per label]}, "exclude": ["face", ...], "baseline": {...}}``
+                (missing entries stay 1, 0 and none; ``class_bias``: added to a head's calibrated logits,
+                :func:`mmempathy.calibration.fit_class_bias`; ``baseline``:
                 :class:`mmempathy.baseline.BaselineSettings`, the person baseline's references), or ``None``.
                 Excluded modalities still get their own head's answer but no say in the fused one,
                 unless an item has nothing else. It is stored in the config, so ``save_pretrained``
                 ships it with the weights.
         """
         calibration = calibration or {}
-        unknown = sorted(set(calibration) - {"temperature", "gate_bias", "exclude", "baseline"})
+        unknown = sorted(set(calibration) - {"temperature", "gate_bias", "class_bias", "exclude", "baseline"})
         if unknown:
             raise ValueError(f"unknown calibration entries: {', '.join(unknown)}")
         names = ["fused"] + [m.value for m in self.modalities]
@@ -211,6 +214,9 @@ class EmotionFuser(CheckpointMixin, nn.Module):
         bias = calibration.get("gate_bias", {})
         if not all(float(temperature.get(n, 1.0)) > 0 for n in names):
             raise ValueError(f"temperatures must be positive: {temperature}")
+        prior = calibration.get("class_bias", {})
+        if not set(prior) <= set(names[1:]) or any(len(b) != len(self.labels) for b in prior.values()):
+            raise ValueError(f"class_bias must map this model's modalities to one value per label: {prior}")
         exclude = calibration.get("exclude", [])
         if not set(exclude) <= set(names[1:]):
             raise ValueError(f"calibration excludes modalities this model does not have: {exclude}")
@@ -218,6 +224,9 @@ class EmotionFuser(CheckpointMixin, nn.Module):
         self.baseline = BaselineSettings.from_dict(calibration["baseline"]) if "baseline" in calibration else None
         self.temperatures.copy_(torch.tensor([float(temperature.get(n, 1.0)) for n in names]))
         self.gate_bias.copy_(torch.tensor([float(bias.get(n, 0.0)) for n in names[1:]]))
+        self.class_bias.copy_(
+            torch.tensor([[float(b) for b in prior.get(n, [0.0] * len(self.labels))] for n in names[1:]])
+        )
         self.config.calibration = calibration or None
 
     def exclude(self, masks: dict[Modality, torch.Tensor]) -> dict[Modality, torch.Tensor]:
@@ -253,7 +262,9 @@ class EmotionFuser(CheckpointMixin, nn.Module):
         index = {m: i for i, m in enumerate(self.modalities)}
         # each head's calibrated output: log-probabilities (classification) or values (regression)
         calibrated = {
-            m: (lg.float() / self.temperatures[1 + index[m]]).log_softmax(-1) if classify else lg.float()
+            m: (lg.float() / self.temperatures[1 + index[m]] + self.class_bias[index[m]]).log_softmax(-1)
+            if classify
+            else lg.float()
             for m, lg in modality_logits.items()
         }
         for m, d in (shift or {}).items():

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 from mmempathy import EmotionFuser, Modality, Sample
-from mmempathy.calibration import collect_outputs, fit_calibration, fit_gate_bias, fit_temperature, select_modalities
+from mmempathy.calibration import (
+    collect_outputs,
+    fit_calibration,
+    fit_class_bias,
+    fit_gate_bias,
+    fit_temperature,
+    select_modalities,
+)
 from mmempathy.hub import load_preset
 from mmempathy.metrics import expected_calibration_error
 from mmempathy.output import incongruity
@@ -23,6 +32,34 @@ def test_temperature_recovers_a_known_scale():
     before = expected_calibration_error((3 * z).softmax(-1), labels)
     after = expected_calibration_error((3 * z / t).softmax(-1), labels)
     assert after < before / 2
+
+
+def test_class_bias_recovers_a_known_prior_and_the_model_applies_it(tiny):
+    """Labels drawn from softmax(z + prior); a head that reports z alone gets the prior back (up to a
+    constant), and the model adds it to that head's calibrated logits: its own reading and the fused one."""
+    gen = torch.Generator().manual_seed(0)
+    prior = torch.tensor([1.5, 0.0, -0.5, -1.0])
+    z = torch.randn(6000, 4, generator=gen)
+    labels = torch.multinomial((z + prior).softmax(-1), 1, generator=gen).squeeze(-1)
+    bias = torch.tensor(fit_class_bias(z, labels))
+    assert bias.sum().abs() < 1e-5
+    torch.testing.assert_close(bias, prior - prior.mean(), atol=0.1, rtol=0)
+    model = copy.deepcopy(tiny)
+    text = "I can't believe it"
+    before = model.predict(text=text)
+    shift = [0.0] * len(model.labels)
+    shift[model.labels.index("neutral")] = 3.0
+    model.set_calibration({"class_bias": {"text": shift}})
+    after = model.predict(text=text)
+    assert after.modalities["text"]["neutral"] > before.modalities["text"]["neutral"]
+    expected = np.log(list(before.modalities["text"].values())) + np.array(shift)
+    expected = np.exp(expected - expected.max()) / np.exp(expected - expected.max()).sum()
+    assert list(after.modalities["text"].values()) == pytest.approx(expected.tolist(), abs=1e-5)
+    assert after.probs == pytest.approx(after.modalities["text"], abs=1e-5)  # one modality: the fused answer too
+    with pytest.raises(ValueError, match="class_bias"):
+        model.set_calibration({"class_bias": {"text": [1.0]}})
+    with pytest.raises(ValueError, match="class_bias"):
+        model.set_calibration({"class_bias": {"voice": shift}})
 
 
 def test_gate_bias_moves_weight_to_the_reliable_modality():

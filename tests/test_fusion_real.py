@@ -35,12 +35,14 @@ def test_readme_example_fuses_to_what_voice_and_face_agree_on():
 
 
 def test_a_neutral_sentence_is_no_evidence_for_an_emotion():
-    """RAVDESS's two sentences say nothing about emotion. The text head, trained on dialogue, read "Kids are
-    talking by the door" as fear (0.355) and the other as disgust (0.376); the text temperature fitted with
-    neutral lines as no evidence (benchmarks/person_baseline.py --calibrate-video) keeps every class of
-    either below 0.3, so that added to a face or a voice the sentence hardly moves the fused reading."""
+    """RAVDESS's two sentences say nothing about emotion. The text head, trained on class-balanced dialogue,
+    read "Kids are talking by the door" as fear (0.355) and the other as disgust (0.376). Its calibration now
+    holds what people say (benchmarks/person_baseline.py --calibrate-video): a temperature fitted with neutral
+    lines as no evidence, and class biases fitted on MELD dev's labels (most lines are neutral), so both read
+    neutral and no emotion gets more than 0.15."""
     fuser = EmotionFuser.from_pretrained("lite", device="cpu")
     for sentence in ("Kids are talking by the door.", "Dogs are sitting by the door."):
         result = fuser.predict(text=sentence)
-        assert max(result.probs.values()) < 0.3, (sentence, result.probs)
-        assert max(result.modalities["text"].values()) < 0.25, (sentence, result.modalities["text"])
+        for probs in (result.probs, result.modalities["text"]):
+            assert max(probs, key=probs.get) == "neutral", (sentence, probs)
+            assert max(v for k, v in probs.items() if k != "neutral") < 0.15, (sentence, probs)
