@@ -26,8 +26,8 @@ pytestmark = [
     ),  # fmt: skip
 ]
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
@@ -94,7 +94,17 @@ def navigate(driver, element_id: str) -> None:
     """
     old_page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, element_id).click()
-    WebDriverWait(driver, 120).until(expected_conditions.staleness_of(old_page))
+
+    def replaced(_driver) -> bool:
+        try:
+            old_page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException:  # Chromium's "unhandled inspector error" while the old page is torn down
+            return False
+        return False
+
+    WebDriverWait(driver, 120).until(replaced)
     WebDriverWait(driver, 120).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
