@@ -74,3 +74,25 @@ def test_extractor_marks_frames_without_faces_and_picks_the_main_face():
     # The crops are of the main (left) face: centred on dark eyes, light skin, not the background.
     assert all(abs(float(c.mean()) - 90) > 5 for c in crops)
     assert extractor.main_crops([frames[-1]]) == []
+
+
+def test_extractor_carries_faces_between_searches_until_they_change():
+    extractor = FaceExtractor(face_size=40, detector="haar", detect_every=1.0)
+    searches = []
+    detect = extractor.detector
+    extractor.detector = lambda image: searches.append(image.shape) or detect(image)
+    still = draw_face(canvas(), (200, 180), 60)
+    rgba = np.concatenate([still, np.full((*still.shape[:2], 1), 255, np.uint8)], -1)
+    first = extractor(rgba, time=0.0)  # found on an RGBA frame, carried on RGB ones: the same RGB crops
+    carried = [extractor(still, time=t) for t in (0.25, 0.5, 0.75)]
+    assert len(searches) == 1  # one search; the face is cut at the same place until a second has passed
+    assert first.crops[0].shape == (40, 40, 3)
+    for frame in carried:
+        assert frame.track_ids == first.track_ids
+        np.testing.assert_array_equal(frame.crops[0], first.crops[0])
+    extractor(still, time=1.0)
+    assert len(searches) == 2  # a second on: searched again
+    moved = extractor(draw_face(canvas(), (480, 180), 60), time=1.25)  # a cut: the face is elsewhere
+    assert len(searches) == 3 and moved.found
+    blank = [extractor(canvas(), time=t) for t in (1.5, 1.75)]
+    assert len(searches) == 5 and not any(f.found for f in blank)  # nothing found: every frame is searched

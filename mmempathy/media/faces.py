@@ -445,7 +445,8 @@ class FaceExtractor:
         self._found: tuple[float, list[Box], list[np.ndarray]] | None = None  # when, the boxes, their thumbnails
 
     def __call__(self, image: np.ndarray, time: float = 0.0) -> FrameFaces:
-        """Faces of the next frame (``[H, W, 3]`` RGB uint8); call in time order."""
+        """Faces of the next frame (``[H, W, 3]`` RGB uint8; gray and RGBA are converted); call in time order."""
+        image = as_rgb(image)  # detected and carried faces are cut from the same RGB frame
         carried = self._carry(image, time)
         if carried is not None:
             boxes, crops = carried
@@ -463,7 +464,6 @@ class FaceExtractor:
         """The last boxes and their crops from ``image``, if they are recent and still look the same."""
         if self._found is None or time - self._found[0] >= self.detect_every - 1e-6 or time < self._found[0]:
             return None
-        image = as_rgb(image)
         _, boxes, looks = self._found
         crops = [self._crop(image, box) for box in boxes]
         for crop, look in zip(crops, looks):
