@@ -116,9 +116,9 @@ def centred_voices(
     reference, out = None, {}
     for split, seed in (("train", 0), ("dev", 1)):
         voices = [Sample(audio=s.audio, sample_rate=s.sample_rate, label=s.label) for s in data[split]["audio"]]
-        cache.build(voices, progress=True, desc=f"cache {split} voices")
+        cached_voices = cache.build(voices, progress=True, desc=f"cache {split} voices")
         speakers = [s.meta["speaker"] for s in data[split]["audio"]]
-        offsets, reference = person_offsets(cache, voices, speakers, Modality.AUDIO, reference)
+        offsets, reference = person_offsets(cached_voices, speakers, Modality.AUDIO, reference)
         cached = cache.build(combos[split], progress=True, desc=f"cache {split}")
         out[split] = PersonCentred(cached, Modality.AUDIO, offsets, p=p, seed=seed)
     return out

@@ -117,7 +117,7 @@ def test_person_centred_voices(tmp_path):
     speakers = [i % 3 for i in range(12)]
     cache = FeatureCache(fuser, tmp_path / "cache")
     cached = cache.build(data)
-    offsets, reference = person_offsets(cache, data, speakers, Modality.AUDIO)
+    offsets, reference = person_offsets(cached, speakers, Modality.AUDIO)
     means = [torch.cat([cached[i][0][Modality.AUDIO][0] for i in range(who, 12, 3)]).mean(0) for who in range(3)]
     torch.testing.assert_close(reference, torch.stack(means).mean(0))
     file = [cached.files[i][Modality.AUDIO] for i in range(3)]

@@ -123,16 +123,12 @@ class PersonCentred(CachedDataset):
 
 
 def person_offsets(
-    cache: FeatureCache,
-    samples: Sequence[Sample],
-    people: Sequence[Any],
-    modality: Modality,
-    reference: torch.Tensor | None = None,
+    data: CachedDataset, people: Sequence[Any], modality: Modality, reference: torch.Tensor | None = None
 ) -> tuple[dict[Path, torch.Tensor], torch.Tensor]:
     """``({cache file: offset}, reference)`` for :class:`PersonCentred`: each person's mean (over their
-    ``samples``) of each item's mean encoder output of ``modality``, less ``reference`` (default: the
-    mean of these people's means, i.e. of the training people). The samples must be cached."""
-    files = [cache.path(modality, cache.fuser.processor.prepare(s)[modality]) for s in samples]
+    items in ``data``, one id per item in ``people``) of each item's mean encoder output of ``modality``,
+    less ``reference`` (default: the mean of these people's means, i.e. of the training people)."""
+    files = [item[modality] for item in data.files]
     means = {}
     for person in dict.fromkeys(people):
         means[person] = torch.stack([mean_tokens(f) for f, p in zip(files, people) if p == person]).mean(0)
