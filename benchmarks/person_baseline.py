@@ -30,8 +30,8 @@ normalisation does):
 
     OMP_NUM_THREADS=1 python benchmarks/person_baseline.py --fit --select --write mmempathy/weights/lite
     OMP_NUM_THREADS=1 python benchmarks/person_baseline.py --ckplus CK+48  # CK+48 faces by subject, too
-    OMP_NUM_THREADS=1 python benchmarks/person_baseline.py --ckplus CK+48 --calibrate-video --ship text \\
-        --write mmempathy/weights/lite  # temperatures and gate on video faces and neutral text, ablated
+    OMP_NUM_THREADS=1 python benchmarks/person_baseline.py --ckplus CK+48 --calibrate-video --ship text prior \\
+        --write mmempathy/weights/lite  # temperatures, gate and the text prior, ablated (as shipped)
     python benchmarks/person_baseline.py --smoke   # the tiny random model on a few clips: the recipe runs
 """
 
@@ -48,6 +48,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -414,7 +415,8 @@ def model_digest(fuser: EmotionFuser) -> str:
     return digest.hexdigest()[:12]
 
 
-def cached(path: Path, name: str, make: Callable[[], tuple[torch.Tensor, np.ndarray, list]]):
+def cached(path: Path, name: str, make: Callable[[], Any]) -> Any:
+    """``make()``'s value, kept in ``path / name.pt`` (a :class:`SpeechSet`, or readings and labels)."""
     file = path / f"{name}.pt"
     if file.exists():
         return torch.load(file, weights_only=False)
