@@ -8,9 +8,23 @@ intensity in all eight emotions, twice (16 clips, about a minute). Each window i
 clip under its middle. Reported per actor, plain (``adapt="off"``) and with the baseline (``"auto"``):
 windows with speech, the share read angry, the share right, and the baseline strengths applied; and, to
 tell the windows from the recordings' mix, the same clips read whole (``predict_samples``, one segment a
-clip, plain and with ``person=``).
+clip, plain and with ``person=``). ``--dense`` trims each clip to its speech first (talk without pauses,
+where most 3-s windows are speech).
 
     OMP_NUM_THREADS=2 python benchmarks/baseline_windows.py --out benchmarks/results/person_baseline/windows.json
+
+``--select`` chooses, on the **dev** actors (17, 18) only, how much speech a window needs to inform its
+voice's baseline (``BASELINE_SPEECH`` in ``mmempathy/media/pipeline.py``). Each dev actor gives the angry
+recording and three varied ones (statement 1 and statement 2 at normal intensity, and both statements at
+strong intensity: more windows than the test recipe). Each recording is read once in windows, plainly;
+for each threshold the voice's baseline is then estimated from the windows it lets in
+(:func:`mmempathy.baseline.person_shifts` with the model's settings) and each window's voice reading is
+taken against it. The rule, fixed before the run: the threshold with the most windows read right over the
+varied recordings, among those that keep the angry recordings' share read angry within 5 points of the
+plain reading; ties go to the higher threshold (the rule shipped before). The windows' shifted voice
+readings are checked against what ``predict_video(adapt="auto")`` gives at the shipped threshold.
+
+    cd benchmarks; OMP_NUM_THREADS=2 python baseline_windows.py --select --out results/person_baseline/windows-dev.json
 """
 
 from __future__ import annotations
@@ -22,35 +36,139 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 from feedback import DATA, load_model
 
-from mmempathy.data.ravdess import NATIVE_LABELS, TO_DEFAULT
+from mmempathy.baseline import person_shifts
+from mmempathy.data.ravdess import DEV_ACTORS, NATIVE_LABELS, TEST_ACTORS, TO_DEFAULT
+from mmempathy.media import pipeline
 from mmempathy.sample import Sample
 
 RECORDINGS = {"angry": "03-01-05-*.flac", "varied": "03-01-0[1-8]-01-01-*.flac"}
+DEV_RECORDINGS = {
+    "angry": "03-01-05-*.flac",
+    "varied": "03-01-0[1-8]-01-01-*.flac",
+    "varied, statement 2": "03-01-0[1-8]-01-02-*.flac",
+    "varied, strong": "03-01-0[2-8]-02-*.flac",
+}
+THRESHOLDS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
 
 
-def recording(actor: int, pattern: str, folder: Path) -> tuple[Path, np.ndarray, list[str], list[np.ndarray]]:
-    """The actor's clips matching ``pattern`` back to back: the file, each clip's end (s), label and waveform."""
+def trimmed(wave: np.ndarray, rate: int = 16000, floor_db: float = 35.0, margin: float = 0.1) -> np.ndarray:
+    """A clip without its leading and trailing quiet: from the first to the last 20-ms frame within
+    ``floor_db`` of its loudest, with ``margin`` s either side."""
+    hop = rate // 50
+    rms = np.sqrt([np.mean(wave[i : i + hop] ** 2) + 1e-12 for i in range(0, len(wave) - hop + 1, hop)])
+    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > -floor_db)
+    pad = int(margin * rate)
+    return wave[max(0, loud[0] * hop - pad) : (loud[-1] + 1) * hop + pad]
+
+
+def recording(
+    actor: int, pattern: str, folder: Path, dense: bool = False
+) -> tuple[Path, np.ndarray, list[str], list[np.ndarray]]:
+    """The actor's clips matching ``pattern`` back to back (``dense``: each trimmed to its speech, as in
+    talk without pauses): the file, each clip's end (s), label and waveform."""
     clips = sorted((DATA / "ravdess" / f"Actor_{actor:02d}").glob(pattern))
     waves = [sf.read(str(c), dtype="float32")[0] for c in clips]
-    path = folder / f"{Path(pattern).stem.replace('*', 'x')}-{actor}.wav"
+    if dense:
+        waves = [trimmed(w) for w in waves]
+    path = folder / f"{Path(pattern).stem.replace('*', 'x').replace('[', '').replace(']', '')}-{actor}.wav"
     sf.write(path, np.concatenate(waves), 16000)
     labels = [TO_DEFAULT[NATIVE_LABELS[int(c.name.split("-")[2]) - 1]] for c in clips]
     return path, np.cumsum([len(w) / 16000 for w in waves]), labels, waves
 
 
+def truth_of(segments: list, ends: np.ndarray, labels: list[str]) -> list[str]:
+    """The label of the clip under each segment's middle."""
+    return [labels[min(int(np.searchsorted(ends, (s.start + s.end) / 2)), len(labels) - 1)] for s in segments]
+
+
+def voice_readings(fuser, voiced: list, threshold: float) -> tuple[list[str], float]:
+    """Each window's voice label against the voice's baseline estimated from the windows with at least
+    ``threshold`` s of speech (``voiced``: plain segments with audio), and the strength applied."""
+    labels = list(fuser.labels)
+    logp = torch.tensor([[np.log(max(s.modalities["audio"][k], 1e-12)) for k in labels] for s in voiced])
+    settings = fuser.baseline
+    adaptation = person_shifts(
+        logp,
+        ["voice"] * len(voiced),
+        settings.reference["audio"],
+        neutral=labels.index("neutral"),
+        settings=settings,
+        informs=[s.speech is None or s.speech >= threshold for s in voiced],
+    )
+    read = (logp - adaptation.shift).argmax(-1).tolist()
+    return [labels[i] for i in read], max(adaptation.strength)
+
+
+def select(fuser, model: str, out: Path | None, dense: bool) -> None:
+    """``--select``: the threshold on the dev actors (see the module's docstring)."""
+    report: dict = {}
+    agree: list[bool] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for actor in DEV_ACTORS:
+            for name, pattern in DEV_RECORDINGS.items():
+                path, ends, labels, _ = recording(actor, pattern, Path(tmp), dense)
+                voiced = [s for s in fuser.predict_video(path, asr="off", adapt="off") if "audio" in s.present]
+                truth = truth_of(voiced, ends, labels)
+                row = report.setdefault(f"{actor} {name}", {"windows": len(voiced)})
+                row["speech"] = [s.speech for s in voiced]
+                plain = [max(s.modalities["audio"], key=s.modalities["audio"].get) for s in voiced]
+                row["plain"] = {
+                    "angry": float(np.mean([r == "anger" for r in plain])),
+                    "right": int(sum(r == y for r, y in zip(plain, truth))),
+                }
+                for threshold in THRESHOLDS:
+                    read, weight = voice_readings(fuser, voiced, threshold)
+                    row[str(threshold)] = {
+                        "informing": sum(s.speech is None or s.speech >= threshold for s in voiced),
+                        "strength": weight,
+                        "angry": float(np.mean([r == "anger" for r in read])),
+                        "right": int(sum(r == y for r, y in zip(read, truth))),
+                    }
+                shipped, _ = voice_readings(fuser, voiced, pipeline.BASELINE_SPEECH)
+                adapted = [s for s in fuser.predict_video(path, asr="off", adapt="auto") if "audio" in s.present]
+                agree += [r == s.dominant for r, s in zip(shipped, adapted)]
+                print(actor, name, json.dumps({k: v for k, v in row.items() if k != "speech"}), flush=True)
+    angry = [k for k in report if k.endswith(" angry")]
+    varied = [k for k in report if not k.endswith(" angry")]
+    total = sum(report[k]["windows"] for k in varied)
+    plain_angry = np.mean([report[k]["plain"]["angry"] for k in angry])
+    summary = {"plain": {"angry": plain_angry, "right": sum(report[k]["plain"]["right"] for k in varied) / total}}
+    for threshold in THRESHOLDS:
+        summary[str(threshold)] = {
+            "angry": float(np.mean([report[k][str(threshold)]["angry"] for k in angry])),
+            "right": sum(report[k][str(threshold)]["right"] for k in varied) / total,
+        }
+    allowed = [t for t in THRESHOLDS if summary[str(t)]["angry"] >= plain_angry - 0.05]
+    chosen = max(allowed, key=lambda t: (summary[str(t)]["right"], t)) if allowed else None
+    for key, row in summary.items():
+        print(f"{key:>6}: angry recordings read angry {100 * row['angry']:.1f} %, varied windows right", end=" ")
+        print(f"{100 * row['right']:.1f} %")
+    agreement = float(np.mean(agree))
+    print(f"chosen: {chosen} s; the simulation = predict_video(adapt='auto') on {100 * agreement:.1f} % of windows")
+    if out:
+        record = {"model": model, "dense": dense, "summary": summary, "chosen": chosen, "agreement": agreement}
+        out.write_text(json.dumps({**record, "recordings": report}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="lite")
+    parser.add_argument("--select", action="store_true", help="choose the speech threshold on the dev actors")
+    parser.add_argument("--dense", action="store_true", help="each clip trimmed to its speech (talk without pauses)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     fuser = load_model(args.model)
+    if args.select:
+        select(fuser, args.model, args.out, args.dense)
+        return
     report: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for actor in range(19, 25):
+        for actor in TEST_ACTORS:
             for name, pattern in RECORDINGS.items():
-                path, ends, labels, waves = recording(actor, pattern, Path(tmp))
+                path, ends, labels, waves = recording(actor, pattern, Path(tmp), args.dense)
                 clips = [Sample(audio=w, sample_rate=16000) for w in waves]
                 for adapt, person in (("off", None), ("auto", [actor] * len(clips))):
                     read = fuser.predict_samples(clips, person=person)
@@ -60,9 +178,7 @@ def main() -> None:
                     }
                 for adapt in ("off", "auto"):
                     voiced = [s for s in fuser.predict_video(path, asr="off", adapt=adapt) if "audio" in s.present]
-                    truth = [
-                        labels[min(int(np.searchsorted(ends, (s.start + s.end) / 2)), len(labels) - 1)] for s in voiced
-                    ]
+                    truth = truth_of(voiced, ends, labels)
                     report.setdefault(str(actor), {}).setdefault(name, {})[adapt] = {
                         "windows": len(voiced),
                         "angry": float(np.mean([s.dominant == "anger" for s in voiced])),
@@ -76,7 +192,7 @@ def main() -> None:
             mean = np.mean([report[a][name][adapt][key] for a in report])
             print(f"{name} recordings, adapt={adapt}: mean share {key} {100 * mean:.1f} %")
     if args.out:
-        args.out.write_text(json.dumps({"model": args.model, "actors": report}, indent=1))
+        args.out.write_text(json.dumps({"model": args.model, "dense": args.dense, "actors": report}, indent=1))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -17,6 +19,19 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if SHARED_DATA.is_dir():
     os.environ.setdefault("MMEMPATHY_DATA", str(SHARED_DATA))
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def benchmark(name: str):
+    """``benchmarks/<name>.py`` as a module (it imports its sibling scripts, as when run from benchmarks/)."""
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location(name, Path(folder) / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
+    return module
 
 
 @pytest.fixture(scope="session")

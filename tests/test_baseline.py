@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
+from conftest import benchmark
 
 from mmempathy.baseline import BaselineSettings, people_by_modality, person_shifts
 from mmempathy.errors import InputError
-from mmempathy.media.pipeline import people_of
+from mmempathy.media.pipeline import BASELINE_SPEECH, people_of
 from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 from mmempathy.testing import draw_face, write_clip
@@ -272,17 +272,15 @@ def lite():
     return EmotionFuser.from_pretrained("lite", device="cpu")
 
 
-def recording(tmp_path, actor: int, pattern: str) -> Path:
-    """One RAVDESS actor's clips of ``pattern`` back to back, as one recording."""
-    clips = sorted((DATA / "ravdess" / f"Actor_{actor:02d}").glob(pattern))
-    path = tmp_path / f"actor{actor}.wav"
-    sf.write(path, np.concatenate([sf.read(str(c), dtype="float32")[0] for c in clips]), 16000)
-    return path
+def recording(tmp_path, actor: int, pattern: str, dense: bool = True) -> Path:
+    """One RAVDESS actor's clips of ``pattern`` back to back, as one recording (``dense``: each clip trimmed
+    to its speech, as in talk without pauses; else with each clip's silences, a pause every 2 s)."""
+    return benchmark("baseline_windows").recording(actor, pattern, tmp_path, dense)[0]
 
 
 @pytest.mark.shared_data
 @needs_ravdess
-@pytest.mark.parametrize("actor", [19, 22])  # test actors whose angry voice an ungated baseline erased
+@pytest.mark.parametrize("actor", [19, 21])  # test actors whose anger the voice reads in most windows
 def test_real_voice_angry_throughout_stays_angry(lite, tmp_path, actor):
     path = recording(tmp_path, actor, "03-01-05-*.flac")  # every angry clip of the actor
     plain = lite.predict_video(path, asr="off", adapt="off")
@@ -299,3 +297,14 @@ def test_real_voice_varied_recording_is_adapted(lite, tmp_path):
     adapted = lite.predict_video(path, asr="off")
     strengths = {s.baseline["audio"]["strength"] for s in adapted if "audio" in s.baseline}
     assert strengths == {1.0}
+
+
+@pytest.mark.shared_data
+@needs_ravdess
+def test_real_voice_with_long_pauses_is_read_plainly_and_says_so(lite, tmp_path):
+    """3-s windows over clips with their silences hold too little speech to inform a baseline."""
+    path = recording(tmp_path, 19, "03-01-0[1-8]-01-01-*.flac", dense=False)
+    adapted = lite.predict_video(path, asr="off")
+    voiced = [s for s in adapted if "audio" in s.present]
+    assert voiced and all(s.speech < BASELINE_SPEECH and "audio" not in s.baseline for s in voiced)
+    assert adapted.meta["adapt"]["read_plainly"] == {"audio": len(voiced)}

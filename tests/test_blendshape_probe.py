@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -18,16 +18,8 @@ CKPLUS = Path("/work/data/ckplus/CK+48")  # research-only data, extracted on the
 
 @pytest.fixture(scope="module")
 def probe():
-    """The benchmark as a module (it imports its sibling scripts, as when run from benchmarks/)."""
     pytest.importorskip("sklearn")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location("blendshape_probe", ROOT / "benchmarks" / "blendshape_probe.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return module
+    return benchmark("blendshape_probe")
 
 
 def test_the_mean_shift_moves_each_persons_mean_onto_the_target(probe, rng):
