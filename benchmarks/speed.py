@@ -44,9 +44,12 @@ def items(n: int, face_size: int):
 
     rng = np.random.default_rng(0)
     return [
-        Sample(text="I really can't believe you would do that to me, after everything.",
-               audio=(rng.standard_normal(48000) * 0.1).astype(np.float32), sample_rate=16000,
-               faces=rng.integers(0, 256, (4, face_size, face_size, 3), dtype=np.uint8))
+        Sample(
+            text="I really can't believe you would do that to me, after everything.",
+            audio=(rng.standard_normal(48000) * 0.1).astype(np.float32),
+            sample_rate=16000,
+            faces=rng.integers(0, 256, (4, face_size, face_size, 3), dtype=np.uint8),
+        )
         for _ in range(n)
     ]
 
@@ -74,13 +77,23 @@ def measure(name: str, batch: int, device: str, repeats: int, tokenizer_dir: str
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     batched = timed(lambda: model.predict_samples(samples, batch_size=batch), repeats)
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
-            else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024)
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device == "cuda"
+        else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    )
     one_by_one = timed(lambda: [model.predict_samples([s]) for s in samples], repeats) if batch > 1 else batched
-    return {"model": name, "batch": batch, "device": device, "items_per_s": batch / batched,
-            "ms_per_item": 1000 * batched / batch, "one_by_one_items_per_s": batch / one_by_one,
-            "speedup_vs_one_by_one": one_by_one / batched, "peak_mem_mib": peak,
-            "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+    return {
+        "model": name,
+        "batch": batch,
+        "device": device,
+        "items_per_s": batch / batched,
+        "ms_per_item": 1000 * batched / batch,
+        "one_by_one_items_per_s": batch / one_by_one,
+        "speedup_vs_one_by_one": one_by_one / batched,
+        "peak_mem_mib": peak,
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+    }
 
 
 def main() -> None:
@@ -99,20 +112,38 @@ def main() -> None:
     rows = []
     for name in args.models:
         for batch in args.batch_sizes:
-            cmd = [sys.executable, __file__, "--one", name, str(batch), "--device", args.device,
-                   "--repeats", str(args.repeats), "--tokenizer", args.tokenizer]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                name,
+                str(batch),
+                "--device",
+                args.device,
+                "--repeats",
+                str(args.repeats),
+                "--tokenizer",
+                args.tokenizer,
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
-    machine = (torch.cuda.get_device_name() if args.device == "cuda"
-               else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    machine = (
+        torch.cuda.get_device_name()
+        if args.device == "cuda"
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
     print(f"\nmachine: {machine}; torch {torch.__version__}; median of {args.repeats} runs\n")
-    print("| model | params (M) | batch | items/s | ms/item | one-by-one items/s | batched ÷ one-by-one "
-          "| peak mem (MiB) |")
+    print(
+        "| model | params (M) | batch | items/s | ms/item | one-by-one items/s | batched ÷ one-by-one "
+        "| peak mem (MiB) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['params_m']:.1f} | {r['batch']} | {r['items_per_s']:.1f} | {r['ms_per_item']:.1f} "
-              f"| {r['one_by_one_items_per_s']:.1f} | {r['speedup_vs_one_by_one']:.2f}× | {r['peak_mem_mib']:.0f} |")
+        print(
+            f"| {r['model']} | {r['params_m']:.1f} | {r['batch']} | {r['items_per_s']:.1f} | {r['ms_per_item']:.1f} "
+            f"| {r['one_by_one_items_per_s']:.1f} | {r['speedup_vs_one_by_one']:.2f}× | {r['peak_mem_mib']:.0f} |"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "rows": rows}, f, indent=2)
