@@ -115,6 +115,7 @@ def train_ppo(train: DialogueSet, dev: DialogueSet, args: argparse.Namespace, se
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import Logger
 
     env = make_vec_env(lambda: EmpathyDialogueEnv(train, cost=args.cost), n_envs=8, seed=seed)
     dev_env = EmpathyDialogueEnv(dev, cost=args.cost)
@@ -142,6 +143,7 @@ def train_ppo(train: DialogueSet, dev: DialogueSet, args: argparse.Namespace, se
 
     model = PPO("MlpPolicy", env, seed=seed, n_steps=256, batch_size=256, n_epochs=4, learning_rate=1e-3,
                 ent_coef=0.01, device="cpu", verbose=0)  # fmt: skip
+    model.set_logger(Logger(folder=None, output_formats=[]))  # else SB3 leaves an empty SB3-<time> folder in /tmp
     model.learn(args.ppo_steps, callback=Progress())
     return model, curve
 

@@ -156,6 +156,7 @@ def test_short_ppo_run_beats_random_on_toy_task():
         "MlpPolicy", train, seed=0, n_steps=256, batch_size=64, n_epochs=4, learning_rate=3e-3, device="cpu",
         policy_kwargs={"net_arch": [32]},
     )  # fmt: skip
+    model.set_logger(sb3.common.logger.Logger(folder=None, output_formats=[]))  # no SB3-<time> folder in /tmp
     model.learn(2048)
     test = EmpathyDialogueEnv(DialogueSet.synthetic(40, seed=1, **toy))  # other dialogues
     learned = evaluate(test, lambda obs: int(model.predict(obs, deterministic=True)[0]))
