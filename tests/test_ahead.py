@@ -187,7 +187,8 @@ def test_ctrl_c_stops_a_video_being_read(tmp_path):
     """A real SIGINT to a process reading a long video: it ends at once, with KeyboardInterrupt, no hang."""
     long_clip = write_clip(tmp_path / "long.mp4", frames(60.0), fps=10, audio=tone(60.0))
     script = (
-        "import sys, time, warnings; warnings.simplefilter('ignore')\n"
+        "import signal, sys, time, warnings; warnings.simplefilter('ignore')\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even where the tests ignore it\n"
         "from mmempathy import EmotionFuser\n"
         "from mmempathy.media.pipeline import predict_video\n"
         "fuser = EmotionFuser.from_pretrained('tiny')\n"
