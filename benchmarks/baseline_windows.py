@@ -9,7 +9,8 @@ clip under its middle. Reported per actor, plain (``adapt="off"``) and with the 
 windows with speech, the share read angry, the share right, and the baseline strengths applied; and, to
 tell the windows from the recordings' mix, the same clips read whole (``predict_samples``, one segment a
 clip, plain and with ``person=``). ``--dense`` trims each clip to its speech first (talk without pauses,
-where most 3-s windows are speech).
+where most 3-s windows are speech). ``--segment-by speech`` reads speech turns instead of 3-s windows
+(with ``--select``: chooses the rule for segments that hold an utterance, speech turns and subtitle cues).
 
     OMP_NUM_THREADS=2 python benchmarks/baseline_windows.py --out benchmarks/results/person_baseline/windows.json
 
@@ -84,25 +85,30 @@ def truth_of(segments: list, ends: np.ndarray, labels: list[str]) -> list[str]:
     return [labels[min(int(np.searchsorted(ends, (s.start + s.end) / 2)), len(labels) - 1)] for s in segments]
 
 
-def voice_readings(fuser, voiced: list, threshold: float) -> tuple[list[str], float]:
+def voiced(fuser, path: Path, adapt: str, by: str) -> list:
+    """The segments of ``predict_video`` (no speech to text) that have a voice."""
+    return [s for s in fuser.predict_video(path, asr="off", adapt=adapt, segment_by=by) if "audio" in s.present]
+
+
+def voice_readings(fuser, segments: list, threshold: float) -> tuple[list[str], float]:
     """Each window's voice label against the voice's baseline estimated from the windows with at least
-    ``threshold`` s of speech (``voiced``: plain segments with audio), and the strength applied."""
+    ``threshold`` s of speech (``segments``: plain ones with a voice), and the strength applied."""
     labels = list(fuser.labels)
-    logp = torch.tensor([[np.log(max(s.modalities["audio"][k], 1e-12)) for k in labels] for s in voiced])
+    logp = torch.tensor([[np.log(max(s.modalities["audio"][k], 1e-12)) for k in labels] for s in segments])
     settings = fuser.baseline
     adaptation = person_shifts(
         logp,
-        ["voice"] * len(voiced),
+        ["voice"] * len(segments),
         settings.reference["audio"],
         neutral=labels.index("neutral"),
         settings=settings,
-        informs=[s.speech is None or s.speech >= threshold for s in voiced],
+        informs=[s.speech is None or s.speech >= threshold for s in segments],
     )
     read = (logp - adaptation.shift).argmax(-1).tolist()
     return [labels[i] for i in read], max(adaptation.strength)
 
 
-def select(fuser, model: str, out: Path | None, dense: bool) -> None:
+def select(fuser, model: str, out: Path | None, dense: bool, by: str) -> None:
     """``--select``: the threshold on the dev actors (see the module's docstring)."""
     report: dict = {}
     agree: list[bool] = []
@@ -110,25 +116,25 @@ def select(fuser, model: str, out: Path | None, dense: bool) -> None:
         for actor in DEV_ACTORS:
             for name, pattern in DEV_RECORDINGS.items():
                 path, ends, labels, _ = recording(actor, pattern, Path(tmp), dense)
-                voiced = [s for s in fuser.predict_video(path, asr="off", adapt="off") if "audio" in s.present]
-                truth = truth_of(voiced, ends, labels)
-                row = report.setdefault(f"{actor} {name}", {"windows": len(voiced)})
-                row["speech"] = [s.speech for s in voiced]
-                plain = [max(s.modalities["audio"], key=s.modalities["audio"].get) for s in voiced]
+                plain_segments = voiced(fuser, path, "off", by)
+                truth = truth_of(plain_segments, ends, labels)
+                row = report.setdefault(f"{actor} {name}", {"windows": len(plain_segments)})
+                row["speech"] = [s.speech for s in plain_segments]
+                plain = [max(s.modalities["audio"], key=s.modalities["audio"].get) for s in plain_segments]
                 row["plain"] = {
                     "angry": float(np.mean([r == "anger" for r in plain])),
                     "right": int(sum(r == y for r, y in zip(plain, truth))),
                 }
                 for threshold in THRESHOLDS:
-                    read, weight = voice_readings(fuser, voiced, threshold)
+                    read, weight = voice_readings(fuser, plain_segments, threshold)
                     row[str(threshold)] = {
-                        "informing": sum(s.speech is None or s.speech >= threshold for s in voiced),
+                        "informing": sum(s.speech is None or s.speech >= threshold for s in plain_segments),
                         "strength": weight,
                         "angry": float(np.mean([r == "anger" for r in read])),
                         "right": int(sum(r == y for r, y in zip(read, truth))),
                     }
-                shipped, _ = voice_readings(fuser, voiced, pipeline.BASELINE_SPEECH)
-                adapted = [s for s in fuser.predict_video(path, asr="off", adapt="auto") if "audio" in s.present]
+                shipped, _ = voice_readings(fuser, plain_segments, pipeline.BASELINE_SPEECH if by == "window" else 0.0)
+                adapted = voiced(fuser, path, "auto", by)
                 agree += [r == s.dominant for r, s in zip(shipped, adapted)]
                 print(actor, name, json.dumps({k: v for k, v in row.items() if k != "speech"}), flush=True)
     angry = [k for k in report if k.endswith(" angry")]
@@ -149,7 +155,8 @@ def select(fuser, model: str, out: Path | None, dense: bool) -> None:
     agreement = float(np.mean(agree))
     print(f"chosen: {chosen} s; the simulation = predict_video(adapt='auto') on {100 * agreement:.1f} % of windows")
     if out:
-        record = {"model": model, "dense": dense, "summary": summary, "chosen": chosen, "agreement": agreement}
+        record = {"model": model, "dense": dense, "segment_by": by, "summary": summary, "chosen": chosen}
+        record["agreement"] = agreement
         out.write_text(json.dumps({**record, "recordings": report}, indent=1))
 
 
@@ -158,11 +165,12 @@ def main() -> None:
     parser.add_argument("--model", default="lite")
     parser.add_argument("--select", action="store_true", help="choose the speech threshold on the dev actors")
     parser.add_argument("--dense", action="store_true", help="each clip trimmed to its speech (talk without pauses)")
+    parser.add_argument("--segment-by", choices=("window", "speech"), default="window", help="windows or speech turns")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     fuser = load_model(args.model)
     if args.select:
-        select(fuser, args.model, args.out, args.dense)
+        select(fuser, args.model, args.out, args.dense, args.segment_by)
         return
     report: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -177,13 +185,13 @@ def main() -> None:
                         "right": float(np.mean([r.label == y for r, y in zip(read, labels)])),
                     }
                 for adapt in ("off", "auto"):
-                    voiced = [s for s in fuser.predict_video(path, asr="off", adapt=adapt) if "audio" in s.present]
-                    truth = truth_of(voiced, ends, labels)
+                    segments = voiced(fuser, path, adapt, args.segment_by)
+                    truth = truth_of(segments, ends, labels)
                     report.setdefault(str(actor), {}).setdefault(name, {})[adapt] = {
-                        "windows": len(voiced),
-                        "angry": float(np.mean([s.dominant == "anger" for s in voiced])),
-                        "right": float(np.mean([s.dominant == y for s, y in zip(voiced, truth)])),
-                        "strength": sorted({s.baseline.get("audio", {}).get("strength", 0.0) for s in voiced}),
+                        "windows": len(segments),
+                        "angry": float(np.mean([s.dominant == "anger" for s in segments])),
+                        "right": float(np.mean([s.dominant == y for s, y in zip(segments, truth)])),
+                        "strength": sorted({s.baseline.get("audio", {}).get("strength", 0.0) for s in segments}),
                     }
             print(actor, json.dumps(report[str(actor)]), flush=True)
     for name in (*RECORDINGS, *(f"{n}, clips whole" for n in RECORDINGS)):
@@ -192,7 +200,8 @@ def main() -> None:
             mean = np.mean([report[a][name][adapt][key] for a in report])
             print(f"{name} recordings, adapt={adapt}: mean share {key} {100 * mean:.1f} %")
     if args.out:
-        args.out.write_text(json.dumps({"model": args.model, "dense": args.dense, "actors": report}, indent=1))
+        record = {"model": args.model, "dense": args.dense, "segment_by": args.segment_by}
+        args.out.write_text(json.dumps({**record, "actors": report}, indent=1))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from conftest import benchmark
 
 from mmempathy.baseline import BaselineSettings, people_by_modality, person_shifts
 from mmempathy.errors import InputError
-from mmempathy.media.pipeline import BASELINE_SPEECH, people_of
+from mmempathy.media.pipeline import BASELINE_SPEECH, informs_of, people_of
 from mmempathy.modality import Modality
 from mmempathy.sample import Sample
 from mmempathy.testing import draw_face, write_clip
@@ -188,6 +188,14 @@ def test_silence_stays_out_of_the_voice_baseline(calibrated, rng):
     results = calibrated.predict_samples(items, person=["p"] * 5)
     assert [r.baseline["audio"]["segments"] if "audio" in r.baseline else 0 for r in results] == [0, 0, 3, 3, 3]
     assert all(r.baseline["face"]["segments"] == 5 for r in results)
+
+
+@pytest.mark.parametrize(
+    ("by", "speech", "informs"),
+    [("window", 1.0, False), ("window", BASELINE_SPEECH, True), ("speech", 1.0, True), ("subtitles", 0.5, True)],
+)
+def test_a_window_needs_more_speech_than_an_utterance_to_inform_a_voice(by, speech, informs):
+    assert informs_of(Sample(meta={"segmented_by": by, "speech": speech})) == {"audio": informs}
 
 
 def test_people_of_segments():

@@ -213,6 +213,7 @@ class _Assembler:
             "frames": len(frames),
             "face_frames": sum(f.found for f in frames),
             "face_track": track,
+            "segmented_by": self.kind,
         }
         if self.vad is not None:
             meta["speech"] = round(self.vad.speech_seconds(span.start, span.end), 3)

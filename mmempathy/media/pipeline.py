@@ -403,17 +403,19 @@ def people_of(sample: Sample) -> dict[str, Any]:
     return {"face": None if track is None else f"face-{track}", "audio": "voice"}
 
 
-BASELINE_SPEECH = 2.5  # seconds of speech a segment needs to inform its voice's baseline
+BASELINE_SPEECH = 2.5  # seconds of speech a window needs to inform its voice's baseline
 
 
 def informs_of(sample: Sample) -> dict[str, bool]:
-    """Whether a segment may inform its voice's baseline: a window that catches a pause or the edge of a
-    sentence reads differently from one full of speech for reasons of its own (on RAVDESS recordings cut
-    in 3-s windows, such windows made a voice angry throughout look as varied as a mixed one). The
-    threshold was chosen on the dev actors' recordings (``benchmarks/baseline_windows.py --select``): in
-    3-s windows only talk without long pauses informs a baseline."""
+    """Whether a segment may inform its voice's baseline. A fixed window that catches a pause or the edge
+    of a sentence reads differently from one full of speech for reasons of its own (on RAVDESS recordings
+    cut in 3-s windows, such windows made a voice angry throughout look as varied as a mixed one), so a
+    window informs only with ``BASELINE_SPEECH`` s of speech; a subtitle cue or a speech turn holds an
+    utterance, and any speech in it informs. Both rules were chosen on the dev actors' recordings
+    (``benchmarks/baseline_windows.py --select``, ``--segment-by speech``)."""
     speech = sample.meta.get("speech")
-    return {"audio": speech is None or speech >= BASELINE_SPEECH}
+    windowed = sample.meta.get("segmented_by", "window") == "window"
+    return {"audio": speech is None or not windowed or speech >= BASELINE_SPEECH}
 
 
 def adapt_report(adapt: str, reader: BaselineReader | None, segments: list[Segment]) -> dict[str, Any]:
