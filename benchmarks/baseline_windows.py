@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from feedback import DATA, load_model
+from feedback import DATA, load_model, ravdess
 
 from mmempathy.baseline import person_shifts
-from mmempathy.data.ravdess import DEV_ACTORS, NATIVE_LABELS, TEST_ACTORS, TO_DEFAULT
+from mmempathy.data.ravdess import DEV_ACTORS, NATIVE_LABELS, TEST_ACTORS, TO_DEFAULT, parse_name
 from mmempathy.media import pipeline
 from mmempathy.sample import Sample
 
@@ -77,7 +77,7 @@ def recording(
         waves = [trimmed(w) for w in waves]
     path = folder / f"{Path(pattern).stem.replace('*', 'x').replace('[', '').replace(']', '')}-{actor}.wav"
     sf.write(path, np.concatenate(waves), 16000)
-    labels = [TO_DEFAULT[NATIVE_LABELS[int(c.name.split("-")[2]) - 1]] for c in clips]
+    labels = [TO_DEFAULT[NATIVE_LABELS[parse_name(c.stem)["emotion"] - 1]] for c in clips]
     return path, np.cumsum([len(w) / 16000 for w in waves]), labels, waves
 
 
@@ -165,14 +165,15 @@ def silence_check(fuser) -> None:
     """``--silence-check``: every dev-actor speech clip read whole, as recorded, trimmed to its speech, and
     trimmed with digital silence put back (0.75 s either side): how much the voice head leans on the quiet
     around a sentence (tight-cut speech turns lose it)."""
-    clips = sorted(p for a in DEV_ACTORS for p in (DATA / "ravdess" / f"Actor_{a:02d}").glob("03-01-*.flac"))
-    waves = [sf.read(str(c), dtype="float32")[0] for c in clips]
-    labels = [TO_DEFAULT[NATIVE_LABELS[int(c.name.split("-")[2]) - 1]] for c in clips]
+    clips = ravdess("dev", DATA)
+    waves = [c.audio for c in clips]
+    labels = [fuser.labels[c.label] for c in clips]
+    cut = [trimmed(w) for w in waves]
     quiet = np.zeros(12000, np.float32)
     variants = {
         "as recorded": waves,
-        "trimmed to speech": [trimmed(w) for w in waves],
-        "trimmed, 0.75 s of silence either side": [np.concatenate([quiet, trimmed(w), quiet]) for w in waves],
+        "trimmed to speech": cut,
+        "trimmed, 0.75 s of silence either side": [np.concatenate([quiet, w, quiet]) for w in cut],
     }
     for name, variant in variants.items():
         read = [r.label for r in fuser.predict_samples([Sample(audio=w, sample_rate=16000) for w in variant])]
